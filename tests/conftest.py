@@ -1,0 +1,62 @@
+"""Shared fixtures: the real local services, unique names, worker processes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import influx
+from tests.support.services import ensure_services
+from tests.support.workers import Worker
+
+
+@pytest.fixture(scope="session")
+def services() -> None:
+    """Kafka and InfluxDB on loopback, started when absent (never skipped)."""
+    ensure_services()
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Unique names for topics, consumer groups and databases, one set per test."""
+    token = uuid.uuid4().hex[:10]
+
+    def make(prefix: str) -> str:
+        return f"t{token}-{prefix}"
+
+    return make
+
+
+@pytest.fixture
+def database(services: None, unique: Callable[[str], str]) -> Iterator[str]:
+    """A fresh InfluxDB database name, dropped after the test."""
+    name = unique("db").replace("-", "_")
+    yield name
+    influx.drop_database(name)
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """Start enginewatch processes; all are stopped after the test, logs shown on failure."""
+    started: list[Worker] = []
+
+    def start(args: list[str], env: dict[str, str], name: str = "worker") -> Worker:
+        worker = Worker(args, env, tmp_path / f"{name}-{len(started)}.log").start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+        print(f"--- {worker.log_path.name} ---\n{worker.log()[-6000:]}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything under tests/integration needs the services.
+    for item in items:
+        if "integration" in Path(str(item.fspath)).parts:
+            item.add_marker(pytest.mark.integration)
+            item.add_marker(pytest.mark.usefixtures("services"))

@@ -1,0 +1,100 @@
+"""Small synchronous helpers over aiokafka for tests: topics, produce, consume."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from tests.support.services import KAFKA
+
+BOOTSTRAP = f"{KAFKA[0]}:{KAFKA[1]}"
+
+
+@dataclass(frozen=True)
+class Record:
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+
+
+def create_topic(name: str, partitions: int = 1) -> None:
+    async def _create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        await admin.start()
+        try:
+            await admin.create_topics(
+                [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+            )
+        finally:
+            await admin.close()
+
+    asyncio.run(_create())
+
+
+def produce(
+    topic: str,
+    values: Iterable[bytes | None],
+    keys: Sequence[bytes | None] | None = None,
+    partition: int | None = None,
+) -> None:
+    async def _produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
+        await producer.start()
+        try:
+            futures = [
+                await producer.send(
+                    topic, value, key=None if keys is None else keys[i], partition=partition
+                )
+                for i, value in enumerate(values)
+            ]
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+
+    asyncio.run(_produce())
+
+
+def consume(topic: str, count: int, timeout: float = 60.0, settle: float = 0.0) -> list[Record]:
+    """Read a topic from the beginning until `count` records arrived or the time is up.
+
+    With `settle` > 0, go on reading that long after `count` is reached, so a test
+    also sees records that should not be there.
+    """
+
+    async def _consume() -> list[Record]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False
+        )
+        await consumer.start()
+        records: list[Record] = []
+        try:
+            deadline = time.monotonic() + timeout
+            partitions: set[int] | None = None
+            while partitions is None and time.monotonic() < deadline:
+                partitions = consumer.partitions_for_topic(topic) or None
+                if partitions is None:
+                    await consumer._client.force_metadata_update()
+                    await asyncio.sleep(0.2)
+            if partitions is None:
+                return records
+            consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+            settle_until: float | None = None
+            while time.monotonic() < deadline:
+                if len(records) >= count and settle_until is None:
+                    settle_until = time.monotonic() + settle
+                if settle_until is not None and time.monotonic() >= settle_until:
+                    break
+                batch = await consumer.getmany(timeout_ms=200)
+                for messages in batch.values():
+                    records.extend(Record(m.key, m.value, m.partition, m.offset) for m in messages)
+        finally:
+            await consumer.stop()
+        return records
+
+    return asyncio.run(_consume())
