@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     input_topic: str = Field("notify", min_length=1)
     archive_topic: str = Field("archive", min_length=1)
     dead_letter_topic: str = Field("dead-letters", min_length=1)
+    # Partitions of the internal topics (the agents' by-engine repartition topic
+    # and table changelog). With input_keyed_by_engine the agents read the input
+    # directly, which then must have exactly this many partitions.
+    partitions: int = Field(8, ge=1)
+    input_keyed_by_engine: bool = False
 
     # Engine UUID -> model name resolution.
     engine_map: Path | None = None

@@ -1,0 +1,1 @@
+"""The stream agents: engine notifications in, metric points out."""

@@ -1,0 +1,179 @@
+"""Messages -> metric points, exactly as the metric contract says.
+
+Pure functions: the only state, the amounts carried forward by reports without
+a usable delta_time, comes in as a mapping and goes out as a new one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from agents.messages import (
+    EngineConfig,
+    EngineState,
+    Health,
+    InvalidMessage,
+    Log,
+    Message,
+    ModelConsole,
+    SensorReport,
+    json_type,
+)
+from agents.taps import Kind, Tap, classify
+from enginewatch.points import FieldValue, Point
+
+STATE_CODES = {
+    "init": 0,
+    "running": 1,
+    "error": 2,
+    "paused": 3,
+    "pigging": 4,
+    "finishing": 5,
+    "finished": 6,
+}
+LOG_LEVELS = {
+    128: "debug",
+    64: "info",
+    32: "notice",
+    16: "warning",
+    8: "error",
+    4: "critical",
+    2: "alert",
+    1: "emergency",
+}
+HEALTH_OK = {"ok": 1, "fail": 0}
+
+# Amounts carried forward per tap name, for one engine.
+Carried = Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """The points of one message and, when it changed, the engine's new carried amounts."""
+
+    points: list[Point]
+    carried: dict[str, float] | None = None
+
+
+def derive(message: Message, model: str, carried: Carried) -> Derived:
+    """The points one valid message yields; raises InvalidMessage for bad sensor data."""
+    tags = {"engine": message.src, "model": model}
+    if isinstance(message, SensorReport):
+        return _sensor_report(message, tags, carried)
+    return Derived([_event_point(message, tags)])
+
+
+def _event_point(message: Message, tags: dict[str, str]) -> Point:
+    fields: dict[str, FieldValue]
+    if isinstance(message, EngineState):
+        state = message.state.lower()
+        measurement, fields = "engine_status", {"code": STATE_CODES.get(state, -1), "state": state}
+    elif isinstance(message, EngineConfig):
+        measurement, fields = "engine_events", {"ref": _ref_text(message.ref)}
+        tags = {**tags, "item": message.item, "op": message.op}
+    elif isinstance(message, Health):
+        measurement = "health"
+        fields = {"ok": HEALTH_OK.get(message.health, -1), "health": message.health}
+        tags = {**tags, "instance": message.instance}
+    elif isinstance(message, Log):
+        measurement, fields = "engine_logs", {"text": message.text}
+        tags = {**tags, "level": LOG_LEVELS.get(message.level, str(message.level))}
+    elif isinstance(message, ModelConsole):
+        measurement, fields = "model_console", {"text": message.text}
+    else:  # pragma: no cover - the union is exhaustive
+        raise TypeError(f"not a message: {message!r}")
+    return Point(measurement, tags, fields, message.time)
+
+
+def _ref_text(ref: Any) -> str:
+    if ref is None:
+        return ""
+    if isinstance(ref, str):
+        return ref
+    # Numbers and booleans as JSON spells them: 3, 2.5, true.
+    return orjson.dumps(ref).decode()
+
+
+def _sensor_report(report: SensorReport, tags: dict[str, str], carried: Carried) -> Derived:
+    tap = classify(report.tap)
+    point_tags = {**tags, **dict(tap.tags)} if tap.tags else tags
+    if tap.kind is Kind.GAUGE:
+        value = _gauge_value(report.data, report.tap)
+        if value is None:
+            return Derived([])
+        return Derived([Point(tap.measurement, point_tags, {tap.field: value}, report.time)])
+    if tap.kind is Kind.REJECTION:
+        count = _rejection_count(report.data, report.tap)
+        return Derived([Point(tap.measurement, point_tags, {tap.field: count}, report.time)])
+    amount = _amount(report.data, report.tap)
+    fields, new_carried = _with_rate(tap, report, amount, carried)
+    return Derived([Point(tap.measurement, point_tags, fields, report.time)], new_carried)
+
+
+def _with_rate(
+    tap: Tap, report: SensorReport, amount: float, carried: Carried
+) -> tuple[dict[str, FieldValue], dict[str, float] | None]:
+    """The count's fields, with a rate when delta_time allows one, and the new carry."""
+    fields: dict[str, FieldValue] = {tap.field: amount}
+    before = carried.get(report.tap, 0.0)
+    if not report.delta_time:  # missing or 0: no rate yet, carry the amount forward
+        if amount == 0.0:
+            return fields, None
+        return fields, {**carried, report.tap: before + amount}
+    assert tap.rate_field is not None
+    fields[tap.rate_field] = (amount + before) / report.delta_time
+    if report.tap not in carried:
+        return fields, None
+    rest = {name: value for name, value in carried.items() if name != report.tap}
+    return fields, rest
+
+
+def _number(value: Any, tap: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidMessage(f"tap {tap!r} needs numeric data, got {json_type(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidMessage(f"tap {tap!r} data is not a finite number")
+    return number
+
+
+def _amount(data: Any, tap: str) -> float:
+    """A count tap's amount: a number, or the sum of a list of numbers; never negative."""
+    items = data if isinstance(data, list) else [data]
+    total = 0.0
+    for item in items:
+        number = _number(item, tap)
+        if number < 0:
+            raise InvalidMessage(f"tap {tap!r} amount is negative: {number!r}")
+        total += number
+    if not math.isfinite(total):
+        raise InvalidMessage(f"tap {tap!r} amount is not a finite number")
+    return total
+
+
+def _rejection_count(data: Any, tap: str) -> float:
+    """A rejection tap's count: a number, or the length of the list of rejected records."""
+    if isinstance(data, list):
+        return float(len(data))
+    number = _number(data, tap)
+    if number < 0:
+        raise InvalidMessage(f"tap {tap!r} count is negative: {number!r}")
+    return number
+
+
+def _gauge_value(data: Any, tap: str) -> float | None:
+    """A gauge's value: a number, or the mean of a list of numbers (None when empty)."""
+    if not isinstance(data, list):
+        return _number(data, tap)
+    if not data:
+        return None
+    numbers = [_number(item, tap) for item in data]
+    mean = math.fsum(numbers) / len(numbers)
+    if not math.isfinite(mean):
+        raise InvalidMessage(f"tap {tap!r} mean is not a finite number")
+    return mean

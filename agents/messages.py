@@ -1,0 +1,213 @@
+"""Engine notifications: bytes -> typed, validated messages, or a precise reason why not.
+
+The six message types and their fields are those of the metric contract
+(../shared/spec/metrics.md). Unknown extra fields are ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from agents.timestamps import TimestampError, to_nanoseconds
+
+Scalar = str | int | float | bool | None
+
+
+class InvalidMessage(ValueError):
+    """The input is not a valid engine message; str(exc) is the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class SensorReport:
+    src: str
+    time: int
+    tap: str
+    data: Any  # a number or a list; its meaning depends on the tap
+    delta_time: float | None
+    id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    src: str
+    time: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    src: str
+    time: int
+    item: str
+    op: str
+    ref: Scalar
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    src: str
+    time: int
+    instance: str
+    health: str
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    src: str
+    time: int
+    level: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConsole:
+    src: str
+    time: int
+    text: str
+
+
+Message = SensorReport | EngineState | EngineConfig | Health | Log | ModelConsole
+
+
+def parse(raw: bytes | None) -> Message:
+    """Decode and validate one message value."""
+    if raw is None:
+        raise InvalidMessage("empty message value (null)")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if _is_utf8(raw):
+            raise InvalidMessage(f"not JSON: {exc}") from None
+        raise InvalidMessage("not UTF-8 text") from None
+    return parse_object(obj)
+
+
+def parse_object(obj: Any) -> Message:
+    """Validate a decoded JSON value as an engine message."""
+    if not isinstance(obj, dict):
+        raise InvalidMessage(f"not a JSON object but {json_type(obj)}")
+    kind = obj.get("type")
+    if kind is None:
+        raise InvalidMessage("missing field 'type'")
+    builder = _BUILDERS.get(kind) if isinstance(kind, str) else None
+    if builder is None:
+        raise InvalidMessage(f"unknown message type {kind!r}")
+    src = _nonempty_string(obj, "src")
+    time = _timestamp(obj)
+    return builder(obj, src, time)
+
+
+def _sensor_report(obj: dict[str, Any], src: str, time: int) -> SensorReport:
+    tap = _nonempty_string(obj, "tap")
+    if "data" not in obj:
+        raise InvalidMessage("missing field 'data'")
+    delta_time = _optional_number(obj, "delta_time")
+    if delta_time is not None and delta_time < 0:
+        raise InvalidMessage(f"field 'delta_time' must be >= 0, got {delta_time!r}")
+    report_id = obj.get("id")
+    if report_id is not None and (not isinstance(report_id, int) or isinstance(report_id, bool)):
+        raise InvalidMessage(f"field 'id' must be an integer, got {json_type(report_id)}")
+    return SensorReport(src, time, tap, obj["data"], delta_time, report_id)
+
+
+def _engine_state(obj: dict[str, Any], src: str, time: int) -> EngineState:
+    return EngineState(src, time, _string(obj, "state"))
+
+
+def _engine_config(obj: dict[str, Any], src: str, time: int) -> EngineConfig:
+    ref = obj.get("ref")
+    if isinstance(ref, list | dict):
+        raise InvalidMessage(f"field 'ref' must be a scalar, got {json_type(ref)}")
+    if isinstance(ref, float) and not math.isfinite(ref):
+        raise InvalidMessage("field 'ref' is not a finite number")
+    return EngineConfig(src, time, _nonempty_string(obj, "item"), _nonempty_string(obj, "op"), ref)
+
+
+def _health(obj: dict[str, Any], src: str, time: int) -> Health:
+    return Health(src, time, _nonempty_string(obj, "instance"), _string(obj, "health"))
+
+
+def _log(obj: dict[str, Any], src: str, time: int) -> Log:
+    level = obj.get("level")
+    if "level" not in obj:
+        raise InvalidMessage("missing field 'level'")
+    if not isinstance(level, int) or isinstance(level, bool):
+        raise InvalidMessage(f"field 'level' must be an integer, got {json_type(level)}")
+    return Log(src, time, level, _string(obj, "text"))
+
+
+def _model_console(obj: dict[str, Any], src: str, time: int) -> ModelConsole:
+    return ModelConsole(src, time, _string(obj, "text"))
+
+
+_BUILDERS: dict[str, Callable[[dict[str, Any], str, int], Message]] = {
+    "sensor-report": _sensor_report,
+    "engine-state": _engine_state,
+    "engine-config": _engine_config,
+    "health": _health,
+    "log": _log,
+    "model-console": _model_console,
+}
+
+
+def _string(obj: dict[str, Any], name: str) -> str:
+    if name not in obj:
+        raise InvalidMessage(f"missing field {name!r}")
+    value = obj[name]
+    if not isinstance(value, str):
+        raise InvalidMessage(f"field {name!r} must be a string, got {json_type(value)}")
+    return value
+
+
+def _nonempty_string(obj: dict[str, Any], name: str) -> str:
+    # These become tag values, and InfluxDB cannot store an empty tag value.
+    value = _string(obj, name)
+    if not value:
+        raise InvalidMessage(f"field {name!r} must not be empty")
+    return value
+
+
+def _timestamp(obj: dict[str, Any]) -> int:
+    try:
+        return to_nanoseconds(_string(obj, "timestamp"))
+    except TimestampError as exc:
+        raise InvalidMessage(f"field 'timestamp': {exc}") from None
+
+
+def _optional_number(obj: dict[str, Any], name: str) -> float | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidMessage(f"field {name!r} must be a number, got {json_type(value)}")
+    if not math.isfinite(value):
+        raise InvalidMessage(f"field {name!r} is not a finite number")
+    return float(value)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def json_type(value: Any) -> str:
+    """How an error message names a JSON value's type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

@@ -1,0 +1,58 @@
+"""One input message -> its archive points or its dead-letter reason.
+
+The carried amounts live in any mutable mapping keyed by engine: a dict in
+tests, the agents' Faust table in production. Values are replaced, never
+mutated in place, so a changelog-backed table records every change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+
+from agents.derive import derive
+from agents.messages import InvalidMessage, parse
+from enginewatch.points import Point
+
+CarryStore = MutableMapping[str, dict[str, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    engine: str
+    points: list[Point]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: str
+
+
+Outcome = Accepted | Rejected
+
+
+def handle(raw: bytes | None, model_of: Callable[[str], str], carry: CarryStore) -> Outcome:
+    """Parse, resolve and derive one message value."""
+    try:
+        message = parse(raw)
+        carried = carry.get(message.src) or {}
+        derived = derive(message, model_of(message.src), carried)
+    except InvalidMessage as exc:
+        return Rejected(str(exc))
+    if derived.carried is not None:
+        carry[message.src] = derived.carried
+    return Accepted(message.src, derived.points)
+
+
+def engine_of(raw: bytes | None) -> str | Rejected:
+    """The engine a message comes from, checking the whole message on the way.
+
+    Used before repartitioning, so bad input is dead-lettered at the edge and
+    only valid messages take the extra hop.
+    """
+    try:
+        message = parse(raw)
+        derive(message, "", {})
+    except InvalidMessage as exc:
+        return Rejected(str(exc))
+    return message.src

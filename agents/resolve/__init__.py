@@ -1,0 +1,1 @@
+"""Engine UUID -> model name, from a map file, Composer and Connect."""

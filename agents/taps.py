@@ -1,0 +1,67 @@
+"""Tap names -> what a sensor report means, compiled once and cached per name.
+
+Engines report on a small, fixed set of tapping points, so each distinct tap
+name is classified once by the compiled patterns and then found in a dict.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+
+
+class Kind(Enum):
+    COUNT = "count"  # an amount per delta_time: the sum of a list
+    REJECTION = "rejection"  # a count, or a list of the rejected records
+    GAUGE = "gauge"  # a value: the mean of a list
+
+
+@dataclass(frozen=True, slots=True)
+class Tap:
+    """What a tap name maps to: its measurement, extra tags and field names."""
+
+    kind: Kind
+    measurement: str
+    tags: tuple[tuple[str, str], ...]
+    field: str
+    rate_field: str | None = None
+
+
+_MANIFOLD = re.compile(
+    r"manifold\.(\d+)\.records\.(count|size|rejected\.by\.schema|rejected\.by\.encoding)"
+)
+_JET = re.compile(r"jet\.(\d+)\.(input|output)\.records\.count")
+
+_SYSTEM = {
+    "sys.cpu.utilization": Tap(Kind.GAUGE, "system", (), "cpu_utilization"),
+    "sys.memory": Tap(Kind.GAUGE, "system", (), "memory"),
+}
+
+
+def _slot_tags(slot: str) -> tuple[tuple[str, str], ...]:
+    # Even slots are a model's inputs, odd slots its outputs.
+    direction = "input" if int(slot) % 2 == 0 else "output"
+    return (("slot", str(int(slot))), ("direction", direction))
+
+
+@lru_cache(maxsize=4096)
+def classify(name: str) -> Tap:
+    """The meaning of a tap name; any name not in the contract is a generic gauge."""
+    if name in _SYSTEM:
+        return _SYSTEM[name]
+    if match := _MANIFOLD.fullmatch(name):
+        slot, what = match.groups()
+        tags = _slot_tags(slot)
+        if what == "count":
+            return Tap(Kind.COUNT, "records", tags, "count", "rps")
+        if what == "size":
+            return Tap(Kind.COUNT, "record_bytes", tags, "bytes", "bytes_per_second")
+        reason = what.rsplit(".", 1)[1]
+        return Tap(Kind.REJECTION, "rejections", (*tags, ("reason", reason)), "count")
+    if match := _JET.fullmatch(name):
+        jet, direction = match.groups()
+        tags = (("jet", str(int(jet))), ("direction", direction))
+        return Tap(Kind.COUNT, "jet_records", tags, "count", "rps")
+    return Tap(Kind.GAUGE, "sensor", (("tap", name),), "value")
