@@ -1,0 +1,357 @@
+"""Provisioned Grafana dashboards as data: their panels, queries, variables and
+annotations, and the structure checks a dashboard must pass to be shipped.
+
+Everything here is pure: it reads dashboard JSON and returns plain values, so
+the tests, the snapshot renderer and anyone else see the dashboards the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from enginewatch.grafana_queries import SERVER_MACROS, referenced_names
+
+GRID_COLUMNS = 24
+# Grafana's own variables, always defined.
+BUILTIN_NAMES = frozenset(
+    {"__from", "__to", "__range", "__range_s", "__range_ms", "__rate_interval", "__dashboard"}
+) | frozenset(SERVER_MACROS)
+# Alias patterns of the InfluxDB datasource ($tag_x, $col, $m, $measurement, $1),
+# not template variables.
+ALIAS_NAMES = frozenset({"col", "m", "measurement"})
+
+
+class DashboardError(ValueError):
+    """A dashboard file cannot be read as a Grafana dashboard."""
+
+
+@dataclass(frozen=True, slots=True)
+class GridPos:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def overlaps(self, other: GridPos) -> bool:
+        return (
+            self.x < other.x + other.w
+            and other.x < self.x + self.w
+            and self.y < other.y + other.h
+            and other.y < self.y + self.h
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One InfluxQL query of a panel."""
+
+    ref_id: str
+    query: str
+    result_format: str
+    alias: str
+    datasource_uid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    id: int
+    type: str
+    title: str
+    grid: GridPos
+    targets: tuple[Target, ...]
+    datasource_uid: str | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def max_data_points(self) -> int | None:
+        value = self.raw.get("maxDataPoints")
+        return int(value) if isinstance(value, int | float) else None
+
+    @property
+    def min_interval(self) -> str | None:
+        value = self.raw.get("interval")
+        return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A template variable of type `query` (the only kind these dashboards use)."""
+
+    name: str
+    query: str
+    multi: bool
+    include_all: bool
+    custom_all_value: str | None
+    sort: int
+    datasource_uid: str | None
+    current: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    name: str
+    query: str
+    datasource_uid: str | None
+    text_column: str
+    tags_column: str
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    uid: str
+    title: str
+    path: Path | None
+    panels: tuple[Panel, ...]
+    variables: tuple[Variable, ...]
+    annotations: tuple[Annotation, ...]
+    time_from: str
+    time_to: str
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    def queries(self) -> Iterator[tuple[Panel, Target]]:
+        for panel in self.panels:
+            for target in panel.targets:
+                yield panel, target
+
+
+@dataclass(frozen=True, slots=True)
+class Datasource:
+    """A provisioned datasource, as far as queries depend on it."""
+
+    uid: str
+    type: str
+    time_interval: str | None
+
+
+def load_datasources(directory: Path) -> dict[str, Datasource]:
+    """The datasources of a Grafana provisioning folder (`datasources/*.yaml`), by uid."""
+    found: dict[str, Datasource] = {}
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise DashboardError(f"{path}: {exc}") from None
+        for entry in data.get("datasources") or []:
+            if not isinstance(entry, dict) or "uid" not in entry:
+                raise DashboardError(f"{path}: a datasource without a uid")
+            interval = (entry.get("jsonData") or {}).get("timeInterval")
+            found[str(entry["uid"])] = Datasource(
+                uid=str(entry["uid"]),
+                type=str(entry.get("type", "")),
+                time_interval=str(interval) if interval else None,
+            )
+    return found
+
+
+def load_dashboard(path: Path) -> Dashboard:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DashboardError(f"{path}: {exc}") from None
+    return parse_dashboard(data, path)
+
+
+def load_dashboards(directory: Path) -> list[Dashboard]:
+    paths = sorted(directory.glob("*.json"))
+    if not paths:
+        raise DashboardError(f"no dashboards (*.json) in {directory}")
+    return [load_dashboard(path) for path in paths]
+
+
+def parse_dashboard(data: Any, path: Path | None = None) -> Dashboard:
+    where = str(path) if path else "dashboard"
+    if not isinstance(data, dict):
+        raise DashboardError(f"{where}: not a JSON object")
+    for key in ("uid", "title", "panels"):
+        if key not in data:
+            raise DashboardError(f"{where}: no {key!r}")
+    time = data.get("time") or {}
+    return Dashboard(
+        uid=str(data["uid"]),
+        title=str(data["title"]),
+        path=path,
+        panels=tuple(_panel(p, where) for p in _flatten(data["panels"])),
+        variables=tuple(_variable(v) for v in (data.get("templating") or {}).get("list", [])),
+        annotations=tuple(
+            _annotation(a)
+            for a in (data.get("annotations") or {}).get("list", [])
+            if _datasource_type(a.get("datasource")) != "grafana"
+        ),
+        time_from=str(time.get("from", "now-1h")),
+        time_to=str(time.get("to", "now")),
+        raw=data,
+    )
+
+
+def _flatten(panels: Any) -> Iterator[Mapping[str, Any]]:
+    """Panels, with those inside collapsed rows."""
+    for panel in panels or []:
+        yield panel
+        yield from panel.get("panels", []) if panel.get("type") == "row" else []
+
+
+def _panel(data: Mapping[str, Any], where: str) -> Panel:
+    grid = data.get("gridPos") or {}
+    try:
+        pos = GridPos(int(grid["x"]), int(grid["y"]), int(grid["w"]), int(grid["h"]))
+    except (KeyError, TypeError, ValueError):
+        raise DashboardError(f"{where}: panel {data.get('title')!r} has no valid gridPos") from None
+    targets = tuple(
+        Target(
+            ref_id=str(t.get("refId", "")),
+            query=str(t.get("query", "")),
+            result_format=str(t.get("resultFormat", "time_series")),
+            alias=str(t.get("alias", "") or ""),
+            datasource_uid=_datasource_uid(t.get("datasource")),
+        )
+        for t in data.get("targets", [])
+    )
+    return Panel(
+        id=int(data.get("id", 0)),
+        type=str(data.get("type", "")),
+        title=str(data.get("title", "")),
+        grid=pos,
+        targets=targets,
+        datasource_uid=_datasource_uid(data.get("datasource")),
+        raw=data,
+    )
+
+
+def _variable(data: Mapping[str, Any]) -> Variable:
+    query = data.get("query", "")
+    if isinstance(query, dict):
+        query = query.get("query", "")
+    current = (data.get("current") or {}).get("value")
+    if current is None:
+        selected: tuple[str, ...] = ()
+    elif isinstance(current, list):
+        selected = tuple(str(v) for v in current)
+    else:
+        selected = (str(current),)
+    all_value = data.get("allValue")
+    return Variable(
+        name=str(data.get("name", "")),
+        query=str(query),
+        multi=bool(data.get("multi")),
+        include_all=bool(data.get("includeAll")),
+        custom_all_value=all_value if isinstance(all_value, str) and all_value else None,
+        sort=int(data.get("sort", 0) or 0),
+        datasource_uid=_datasource_uid(data.get("datasource")),
+        current=selected,
+    )
+
+
+def _annotation(data: Mapping[str, Any]) -> Annotation:
+    return Annotation(
+        name=str(data.get("name", "")),
+        query=str(data.get("query", "")),
+        datasource_uid=_datasource_uid(data.get("datasource")),
+        text_column=str(data.get("textColumn", "") or ""),
+        tags_column=str(data.get("tagsColumn", "") or ""),
+        enabled=bool(data.get("enable", True)),
+    )
+
+
+def _datasource_uid(ref: Any) -> str | None:
+    if isinstance(ref, dict):
+        uid = ref.get("uid")
+        return str(uid) if uid is not None else None
+    return str(ref) if isinstance(ref, str) else None
+
+
+def _datasource_type(ref: Any) -> str | None:
+    return str(ref.get("type")) if isinstance(ref, dict) and "type" in ref else None
+
+
+def structure_problems(dashboard: Dashboard, datasource_uids: set[str]) -> list[str]:
+    """Everything that would make Grafana show the dashboard wrong; empty when fine.
+
+    Checks: unique panel ids, every datasource reference resolves to a
+    provisioned datasource, every variable used is defined, panels fit the
+    24-column grid and do not overlap, every panel query has text and a
+    unique refId.
+    """
+    problems: list[str] = []
+    name = dashboard.title
+    seen_ids: dict[int, str] = {}
+    for panel in dashboard.panels:
+        if panel.id in seen_ids:
+            problems.append(
+                f"{name}: panel id {panel.id} used by {seen_ids[panel.id]!r} and {panel.title!r}"
+            )
+        seen_ids[panel.id] = panel.title
+        if panel.id <= 0:
+            problems.append(f"{name}: panel {panel.title!r} has no positive id")
+        grid = panel.grid
+        if grid.x < 0 or grid.w < 1 or grid.x + grid.w > GRID_COLUMNS or grid.y < 0 or grid.h < 1:
+            problems.append(f"{name}: panel {panel.title!r} does not fit the grid: {grid}")
+    top_level = [p for p in dashboard.panels if not _inside_collapsed_row(dashboard, p)]
+    for i, first in enumerate(top_level):
+        for second in top_level[i + 1 :]:
+            if first.grid.overlaps(second.grid):
+                problems.append(f"{name}: panels {first.title!r} and {second.title!r} overlap")
+
+    def check_uid(uid: str | None, what: str) -> None:
+        if uid is None:
+            problems.append(f"{name}: {what} has no datasource")
+        elif uid not in datasource_uids:
+            problems.append(f"{name}: {what} refers to datasource {uid!r}, not provisioned")
+
+    defined = {v.name for v in dashboard.variables}
+    for panel in dashboard.panels:
+        if panel.type == "row":
+            continue
+        check_uid(panel.datasource_uid, f"panel {panel.title!r}")
+        if not panel.targets:
+            problems.append(f"{name}: panel {panel.title!r} has no query")
+        ref_ids = [t.ref_id for t in panel.targets]
+        if len(set(ref_ids)) != len(ref_ids) or "" in ref_ids:
+            problems.append(f"{name}: panel {panel.title!r} has missing or repeated refIds")
+        for target in panel.targets:
+            what = f"panel {panel.title!r} query {target.ref_id}"
+            check_uid(target.datasource_uid, what)
+            if not target.query.strip():
+                problems.append(f"{name}: {what} is empty")
+            for unknown in sorted(referenced_names(target.query) - defined - BUILTIN_NAMES):
+                problems.append(f"{name}: {what} uses undefined variable ${unknown}")
+            for unknown in sorted(_alias_names(target.alias) - defined - BUILTIN_NAMES):
+                problems.append(f"{name}: {what} alias uses undefined variable ${unknown}")
+    for index, variable in enumerate(dashboard.variables):
+        check_uid(variable.datasource_uid, f"variable ${variable.name}")
+        # A variable may only use the variables defined before it.
+        earlier = {v.name for v in dashboard.variables[:index]}
+        for unknown in sorted(referenced_names(variable.query) - earlier - BUILTIN_NAMES):
+            problems.append(
+                f"{name}: variable ${variable.name} uses ${unknown}, not defined before it"
+            )
+    for annotation in dashboard.annotations:
+        check_uid(annotation.datasource_uid, f"annotation {annotation.name!r}")
+        for unknown in sorted(referenced_names(annotation.query) - defined - BUILTIN_NAMES):
+            problems.append(
+                f"{name}: annotation {annotation.name!r} uses undefined variable ${unknown}"
+            )
+    if len({v.name for v in dashboard.variables}) != len(dashboard.variables):
+        problems.append(f"{name}: a variable name is defined twice")
+    return problems
+
+
+def _alias_names(alias: str) -> set[str]:
+    return {
+        n
+        for n in referenced_names(alias)
+        if n not in ALIAS_NAMES and not n.startswith("tag_") and not n.isdigit()
+    }
+
+
+def _inside_collapsed_row(dashboard: Dashboard, panel: Panel) -> bool:
+    for row in dashboard.raw.get("panels", []):
+        if row.get("type") == "row" and any(p.get("id") == panel.id for p in row.get("panels", [])):
+            return True
+    return False

@@ -1,0 +1,206 @@
+"""The provisioned dashboards' structure, and that the structure checks catch faults."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from enginewatch.dashboards import (
+    load_dashboards,
+    load_datasources,
+    parse_dashboard,
+    structure_problems,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARDS = ROOT / "grafana" / "dashboards"
+DATASOURCES = load_datasources(ROOT / "grafana" / "provisioning" / "datasources")
+UIDS = set(DATASOURCES)
+# The metric contract (shared/spec/metrics.md): measurements and state codes.
+MEASUREMENTS = {
+    "records",
+    "record_bytes",
+    "rejections",
+    "jet_records",
+    "system",
+    "sensor",
+    "engine_status",
+    "engine_events",
+    "health",
+    "engine_logs",
+    "model_console",
+}
+STATE_NAMES = {
+    "0": "init",
+    "1": "running",
+    "2": "error",
+    "3": "paused",
+    "4": "pigging",
+    "5": "finishing",
+    "6": "finished",
+    "-1": "other",
+}
+
+
+def raw_dashboards() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text()) for p in sorted(DASHBOARDS.glob("*.json"))}
+
+
+def by_title(title: str) -> dict[str, Any]:
+    (found,) = [d for d in raw_dashboards().values() if d["title"] == title]
+    return found
+
+
+def test_both_dashboards_exist_with_unique_uids() -> None:
+    dashboards = load_dashboards(DASHBOARDS)
+    assert {d.title for d in dashboards} == {"Fleet overview", "Model detail"}
+    assert len({d.uid for d in dashboards}) == len(dashboards)
+
+
+@pytest.mark.parametrize("name", sorted(raw_dashboards()))
+def test_dashboard_passes_the_structure_checks(name: str) -> None:
+    dashboard = parse_dashboard(raw_dashboards()[name])
+    assert structure_problems(dashboard, UIDS) == []
+
+
+@pytest.mark.parametrize("name", sorted(raw_dashboards()))
+def test_current_schema_and_provisioning_friendly_fields(name: str) -> None:
+    data = raw_dashboards()[name]
+    assert data["schemaVersion"] >= 39
+    assert "id" not in data or data["id"] is None  # ids belong to Grafana's database
+    assert "enginewatch" in data["tags"]
+    for panel in data["panels"]:
+        assert panel["type"] in {"timeseries", "stat", "table", "state-timeline", "logs", "row"}
+
+
+@pytest.mark.parametrize("name", sorted(raw_dashboards()))
+def test_every_query_uses_the_time_filter_and_grafanas_interval(name: str) -> None:
+    dashboard = parse_dashboard(raw_dashboards()[name])
+    for panel, target in dashboard.queries():
+        assert "$timeFilter" in target.query, (panel.title, target.query)
+        if "GROUP BY time(" in target.query:
+            assert re.findall(r"GROUP BY time\(([^)]*)\)", target.query) == [
+                "$__interval"
+            ] * target.query.count("GROUP BY time("), (panel.title, target.query)
+        if panel.type in {"timeseries", "state-timeline"}:
+            assert "GROUP BY time($__interval)" in target.query, panel.title
+    for annotation in dashboard.annotations:
+        assert "$timeFilter" in annotation.query
+
+
+def test_the_dashboards_cover_every_measurement_of_the_contract() -> None:
+    queried = set()
+    for dashboard in load_dashboards(DASHBOARDS):
+        for _, target in dashboard.queries():
+            queried |= set(re.findall(r'FROM "(\w+)"', target.query))
+    assert queried == MEASUREMENTS
+
+
+def test_fleet_overview_has_the_panels_operators_need() -> None:
+    titles = {p["title"] for p in by_title("Fleet overview")["panels"]}
+    assert {
+        "Engine state",
+        "Records in per second, by model",
+        "Records out per second, by model",
+        "Rejected records by reason",
+        "CPU utilization by model",
+        "Memory by model",
+        "Engines",
+    } <= titles
+
+
+def test_model_detail_has_model_and_engine_variables_and_config_annotations() -> None:
+    data = by_title("Model detail")
+    variables = {v["name"]: v for v in data["templating"]["list"]}
+    assert set(variables) == {"model", "engine"}
+    assert variables["engine"]["multi"]
+    assert variables["engine"]["includeAll"]
+    assert "$model" in variables["engine"]["query"]
+    (events,) = [a for a in data["annotations"]["list"] if a["name"] == "Config events"]
+    assert 'FROM "engine_events"' in events["query"]
+    for panel in data["panels"]:
+        for target in panel["targets"]:
+            assert '"model" =~ /^$model$/' in target["query"], panel["title"]
+            assert '"engine" =~ /^$engine$/' in target["query"], panel["title"]
+
+
+def state_mappings(panel: dict[str, Any]) -> list[dict[str, Any]]:
+    mappings = list(panel["fieldConfig"]["defaults"].get("mappings", []))
+    for override in panel["fieldConfig"].get("overrides", []):
+        for prop in override["properties"]:
+            if prop["id"] == "mappings":
+                mappings += prop["value"]
+    return mappings
+
+
+def test_state_codes_are_shown_as_names_and_colours() -> None:
+    panels = [
+        p
+        for d in raw_dashboards().values()
+        for p in d["panels"]
+        if any('"engine_status"' in t["query"] and '"code"' in t["query"] for t in p["targets"])
+        and p["type"] in {"state-timeline", "table"}
+    ]
+    assert len(panels) >= 3
+    for panel in panels:
+        (mapping,) = state_mappings(panel)
+        options = mapping["options"]
+        assert {code: option["text"] for code, option in options.items()} == STATE_NAMES
+        colours = [option["color"] for option in options.values()]
+        assert len(set(colours)) == len(colours), panel["title"]
+
+
+# The checks must be able to fail: each fault below is one they must report.
+
+
+def fleet() -> dict[str, Any]:
+    return copy.deepcopy(by_title("Fleet overview"))
+
+
+def model() -> dict[str, Any]:
+    return copy.deepcopy(by_title("Model detail"))
+
+
+def problems(data: dict[str, Any]) -> list[str]:
+    return structure_problems(parse_dashboard(data), UIDS)
+
+
+def test_check_finds_a_repeated_panel_id() -> None:
+    data = fleet()
+    data["panels"][1]["id"] = data["panels"][0]["id"]
+    assert any("panel id" in p for p in problems(data))
+
+
+def test_check_finds_an_unprovisioned_datasource() -> None:
+    data = fleet()
+    data["panels"][2]["targets"][0]["datasource"] = {"type": "influxdb", "uid": "elsewhere"}
+    assert any("'elsewhere', not provisioned" in p for p in problems(data))
+
+
+def test_check_finds_an_undefined_variable() -> None:
+    data = model()
+    data["panels"][0]["targets"][0]["query"] += " AND $slot"
+    assert any("undefined variable $slot" in p for p in problems(data))
+
+
+def test_check_finds_a_variable_used_before_it_is_defined() -> None:
+    data = model()
+    data["templating"]["list"].reverse()
+    assert any("not defined before it" in p for p in problems(data))
+
+
+def test_check_finds_overlapping_panels() -> None:
+    data = fleet()
+    data["panels"][1]["gridPos"] = dict(data["panels"][0]["gridPos"], x=2)
+    assert any("overlap" in p for p in problems(data))
+
+
+def test_check_finds_a_panel_outside_the_grid() -> None:
+    data = fleet()
+    data["panels"][0]["gridPos"]["w"] = 30
+    assert any("does not fit the grid" in p for p in problems(data))
