@@ -1,0 +1,1 @@
+"""Operator tools: record a topic, replay a recording, simulate a fleet of engines."""

@@ -1,0 +1,421 @@
+"""A simulated fleet of FastScore / ModelOp model engines and the notifications it publishes.
+
+Pure and deterministic: the same configuration (seed included) gives the same
+engines, UUIDs and messages, byte for byte, so it is tested without Kafka.
+
+Message formats follow the engines' Pneumo notifications (as the FastScore SDK
+parses them) and the enginewatch metric contract:
+
+    {"type": "sensor-report", "timestamp": "2024-05-01T12:00:00.731204Z",
+     "src": "<engine uuid>", "id": 6, "tap": "manifold.0.records.count",
+     "delta_time": 0.6, "data": 57}
+    {"type": "engine-state", ..., "state": "running"}
+    {"type": "engine-config", ..., "item": "stream", "op": "attach", "ref": 0}
+    {"type": "health", ..., "instance": "engine-1", "health": "ok"}
+    {"type": "log", ..., "level": 64, "text": "..."}
+    {"type": "model-console", ..., "text": "..."}
+
+Time is a simulated clock in integer microseconds: every engine reports each
+of its taps once a round, and a round lasts as long as the fleet needs to
+publish `rate` notifications per simulated second.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+# Engine UUIDs are name-based (UUID 5) under this namespace: stable per seed.
+UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://enginewatch.invalid/simulator")
+
+# The first names are given to the first engines; one has a space and a
+# non-ASCII letter on purpose, so every path handles such names.
+MODEL_NAMES = (
+    "Prévision de la demande",
+    "credit-approval",
+    "housing-price-predictor",
+    "fraud-detector-xgb",
+    "churn score v2",
+    "iris-gbc",
+    "stock-price-lstm",
+    "recommender-tf",
+    "Kundenbewertung Süd",
+    "enron-ecomm-lasso",
+    "basel-risk",
+    "toy model",
+)
+
+
+# Sensor ids: 1..8 are the eight sensors an engine has by default (manifold
+# slots 0 and 1: records.size, rejected.by.encoding, records.count,
+# rejected.by.schema); 9..12 are added for CPU, memory and the jet's counts.
+REPORTS_PER_ROUND = 12
+
+LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR = 128, 64, 16, 8
+
+# Chances per engine and round (a round is typically well under a second).
+P_ERROR = 0.002
+P_PAUSE = 0.002
+P_SPLIT_REPORT = 0.08  # a count report split into a delta_time 0 part and the rest
+P_LIST_COUNT = 0.05  # a record count sent as a list of per-batch counts
+P_CONSOLE = 0.03
+P_LOG = 0.05
+P_RESTREAM = 0.002
+HEALTH_EVERY = 10  # rounds
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    engines: int
+    rate: float  # notifications per simulated second, whole fleet (about)
+    start: datetime  # the simulated clock's start, timezone-aware
+    duration: float | None = None  # simulated seconds; None runs forever
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.engines < 1:
+            raise ValueError("at least one engine")
+        if not (self.rate > 0 and math.isfinite(self.rate)):
+            raise ValueError("the rate must be a finite number above 0")
+        if self.start.tzinfo is None:
+            raise ValueError("the start time needs a timezone")
+        if self.duration is not None and not self.duration > 0:
+            raise ValueError("the duration must be above 0")
+
+    @property
+    def round_us(self) -> int:
+        """Length of a reporting round in microseconds (at least 1)."""
+        return max(1, round(1e6 * self.engines * REPORTS_PER_ROUND / self.rate))
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One simulated engine: identity and the character of its workload."""
+
+    index: int
+    src: str
+    model: str
+    instance: str
+    jet: int
+    input_rps: float
+    bytes_in: int
+    bytes_out: int
+    reject_ratio: float
+    memory_base: int
+    memory_as_list: bool
+    rejects_as_list: bool
+    phase: float  # where in a round this engine reports, as a fraction
+
+
+@dataclass(frozen=True, order=True)
+class Notification:
+    """One message of the simulated fleet: its time, its engine and its JSON value."""
+
+    time_us: int
+    src: str = field(compare=False)
+    value: bytes = field(compare=False)
+
+    @property
+    def key(self) -> bytes:
+        return self.src.encode("utf-8")
+
+
+def engine_uuid(seed: int, index: int) -> str:
+    return str(uuid.uuid5(UUID_NAMESPACE, f"fleet/{seed}/engine/{index}"))
+
+
+def model_name(index: int) -> str:
+    base = MODEL_NAMES[index % len(MODEL_NAMES)]
+    generation = index // len(MODEL_NAMES)
+    return base if generation == 0 else f"{base} {generation + 1}"
+
+
+def build_fleet(engines: int, seed: int) -> list[Engine]:
+    """The engines of a fleet: stable UUIDs, model names and workloads per seed."""
+    fleet = []
+    for index in range(engines):
+        rng = random.Random(f"{seed}/profile/{index}")
+        fleet.append(
+            Engine(
+                index=index,
+                src=engine_uuid(seed, index),
+                model=model_name(index),
+                instance=f"engine-{index + 1}",
+                jet=rng.randrange(10_000_000, 99_999_999),
+                input_rps=round(rng.uniform(20, 400), 1),
+                bytes_in=rng.randrange(80, 2400),
+                bytes_out=rng.randrange(16, 400),
+                reject_ratio=rng.choice((0.0, 0.002, 0.01, 0.03)),
+                memory_base=rng.randrange(250, 1800) * 1024 * 1024,
+                memory_as_list=rng.random() < 0.5,
+                rejects_as_list=rng.random() < 0.5,
+                phase=rng.uniform(0.0, 0.8),
+            )
+        )
+    return fleet
+
+
+def engine_map(fleet: list[Engine]) -> dict[str, str]:
+    """Engine UUID -> model name, the form of an engine map file."""
+    return {engine.src: engine.model for engine in fleet}
+
+
+def rfc3339(time_us: int) -> str:
+    """Microseconds since the epoch as RFC 3339 UTC, e.g. `2024-05-01T12:00:00.731204Z`."""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=time_us)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def notifications(config: FleetConfig) -> Iterator[Notification]:
+    """The fleet's notifications in time order, for `config.duration` simulated seconds."""
+    fleet = build_fleet(config.engines, config.seed)
+    sims = [_EngineSim(engine, config.seed) for engine in fleet]
+    start_us = _epoch_us(config.start)
+    end_us = None if config.duration is None else start_us + round(config.duration * 1e6)
+    round_us = config.round_us
+    number = 0
+    while True:
+        round_start = start_us + number * round_us
+        if end_us is not None and round_start >= end_us:
+            return
+        batch: list[Notification] = []
+        for sim in sims:
+            batch.extend(sim.round(number, round_start, round_us))
+        batch.sort()  # stable: an engine's own messages keep their order on ties
+        for item in batch:
+            if end_us is not None and item.time_us >= end_us:
+                return
+            yield item
+        number += 1
+
+
+def _epoch_us(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+Emit = Callable[..., None]
+
+
+class _EngineSim:
+    """The changing state of one engine: its lifecycle and its running totals."""
+
+    def __init__(self, engine: Engine, seed: int) -> None:
+        self.engine = engine
+        self.rng = random.Random(f"{seed}/run/{engine.index}")
+        self.state = "starting"
+        self.rounds_left = 0  # of the current error or pause
+        self.memory = float(engine.memory_base)
+        self.scored = 0
+
+    def round(self, number: int, round_start: int, round_us: int) -> list[Notification]:
+        """This engine's messages for one round, in the order it sends them."""
+        rng, src = self.rng, self.engine.src
+        base = round_start + int(self.engine.phase * round_us)
+        spread = max(1, round_us // 5)
+        out: list[Notification] = []
+        cursor = base
+
+        def emit(kind: str, **fields: Any) -> None:
+            nonlocal cursor
+            cursor = min(cursor + rng.randrange(spread // 20 + 1), base + spread)
+            message = {"type": kind, "timestamp": rfc3339(cursor), "src": src, **fields}
+            out.append(Notification(cursor, src, orjson.dumps(message)))
+
+        if self.state == "starting":
+            self._boot(emit, reload=False)
+        elif self.state in ("error", "paused"):
+            self.rounds_left -= 1
+            if self.rounds_left <= 0:
+                self._recover(emit)
+        elif rng.random() < P_ERROR:
+            self._fail(emit)
+        elif rng.random() < P_PAUSE:
+            self._pause(emit)
+
+        if number > 0:
+            self._reports(emit, round_start, round_us, first=number == 1)
+        if number % HEALTH_EVERY == HEALTH_EVERY - 1:
+            health = "fail" if self.state == "error" else "ok"
+            emit("health", instance=self.engine.instance, health=health)
+        if self.state == "running":
+            self._chatter(emit)
+        return out
+
+    # Lifecycle: init -> running, now and then an error or a pause, and back.
+
+    def _boot(self, emit: Emit, *, reload: bool) -> None:
+        engine = self.engine
+        emit("engine-state", state="init")
+        emit("engine-config", item="model", op="reload" if reload else "load")
+        emit("engine-config", item="stream", op="attach", ref=0)
+        emit("engine-config", item="stream", op="attach", ref=1)
+        emit("engine-config", item="jet", op="start", ref=engine.jet)
+        emit("engine-state", state="running")
+        emit("health", instance=engine.instance, health="ok")
+        verb = "reloaded" if reload else "loaded"
+        emit("log", level=LOG_INFO, text=f"model '{engine.model}' {verb}")
+        emit("model-console", text=f"{engine.model}: begin() done, ready to score\n")
+        self.state = "running"
+
+    def _fail(self, emit: Emit) -> None:
+        emit("model-console", text=_traceback(self.rng))
+        emit("log", level=LOG_ERROR, text="model runner exited with an exception; see console")
+        emit("engine-state", state="error")
+        emit("health", instance=self.engine.instance, health="fail")
+        self.state = "error"
+        self.rounds_left = self.rng.randint(3, 8)
+
+    def _pause(self, emit: Emit) -> None:
+        emit("engine-state", state="paused")
+        emit("log", level=LOG_INFO, text="engine paused by operator request")
+        self.state = "paused"
+        self.rounds_left = self.rng.randint(2, 6)
+
+    def _recover(self, emit: Emit) -> None:
+        if self.state == "error":
+            emit("engine-config", item="jet", op="stop", ref=self.engine.jet)
+            self._boot(emit, reload=True)
+            return
+        emit("engine-state", state="running")
+        emit("log", level=LOG_INFO, text="engine resumed")
+        self.state = "running"
+
+    # Sensor reports: every tap once a round; zero counts while not running.
+
+    def _reports(self, emit: Emit, round_start: int, round_us: int, *, first: bool) -> None:
+        rng, engine = self.rng, self.engine
+        seconds = round_us / 1e6
+        # The first report of a sensor has no interval behind it yet.
+        timing: dict[str, Any] = {} if first else {"delta_time": round(seconds, 6)}
+        running = self.state == "running"
+
+        # A slow swell of the input (period 5 minutes, shifted per engine).
+        cycle = round_start / 1e6 / 300 + engine.phase
+        expected = engine.input_rps * (1 + 0.35 * math.sin(2 * math.pi * cycle)) * seconds
+        records_in = _poisson(rng, expected) if running else 0
+        by_schema = _binomial(rng, records_in, engine.reject_ratio)
+        by_encoding = _binomial(rng, records_in - by_schema, engine.reject_ratio / 4)
+        accepted = records_in - by_schema - by_encoding
+        out_rejected = 1 if accepted and rng.random() < 0.01 else 0
+        records_out = accepted - out_rejected
+        self.scored += accepted
+
+        def report(sid: int, tap: str, data: Any) -> None:
+            emit("sensor-report", id=sid, tap=tap, **timing, data=data)
+
+        def count(sid: int, tap: str, amount: int) -> None:
+            if not first and amount > 1 and rng.random() < P_SPLIT_REPORT:
+                # Two reports in one interval: the first says no time has
+                # passed, so its amount is carried into the next one's rate.
+                part = rng.randrange(1, amount)
+                emit("sensor-report", id=sid, tap=tap, delta_time=0, data=part)
+                amount -= part
+            if amount > 2 and rng.random() < P_LIST_COUNT:
+                cut = sorted(rng.sample(range(1, amount), 2))
+                report(sid, tap, [cut[0], cut[1] - cut[0], amount - cut[1]])
+            else:
+                report(sid, tap, amount)
+
+        def rejected(sid: int, tap: str, amount: int, reason: str) -> None:
+            # Rejection sensors may report the rejected records themselves.
+            if engine.rejects_as_list:
+                report(sid, tap, [_rejected_record(rng, reason) for _ in range(amount)])
+            else:
+                report(sid, tap, amount)
+
+        count(6, "manifold.0.records.count", records_in)
+        count(2, "manifold.0.records.size", _size(rng, records_in, engine.bytes_in))
+        rejected(8, "manifold.0.records.rejected.by.schema", by_schema, "schema")
+        rejected(4, "manifold.0.records.rejected.by.encoding", by_encoding, "encoding")
+        report(11, f"jet.{engine.jet}.input.records.count", accepted)
+        report(12, f"jet.{engine.jet}.output.records.count", accepted)
+        count(5, "manifold.1.records.count", records_out)
+        count(1, "manifold.1.records.size", _size(rng, records_out, engine.bytes_out))
+        rejected(7, "manifold.1.records.rejected.by.schema", out_rejected, "schema")
+        rejected(3, "manifold.1.records.rejected.by.encoding", 0, "encoding")
+
+        busy = records_in / max(engine.input_rps * seconds, 1e-9) if running else 0.0
+        cpu = min(99.5, max(0.3, 4.0 + 45.0 * busy + rng.gauss(0, 3)))
+        report(9, "sys.cpu.utilization", round(cpu, 2))
+        drift = rng.gauss(0, engine.memory_base * 0.002) + 20 * accepted
+        self.memory = max(engine.memory_base * 0.8, self.memory + drift)
+        if engine.memory_as_list:
+            # Several samples taken during the interval, as a list.
+            samples = rng.randint(3, 6)
+            report(
+                10, "sys.memory", [int(self.memory + rng.gauss(0, 4096)) for _ in range(samples)]
+            )
+        else:
+            report(10, "sys.memory", int(self.memory))
+
+    def _chatter(self, emit: Emit) -> None:
+        rng = self.rng
+        if rng.random() < P_CONSOLE:
+            emit("model-console", text=rng.choice(_CONSOLE_LINES).format(n=self.scored))
+        if rng.random() < P_LOG:
+            level, text = rng.choice(_LOG_LINES)
+            emit("log", level=level, text=text)
+        if rng.random() < P_RESTREAM:
+            emit("engine-config", item="stream", op="reattach", ref=rng.choice((0, 1)))
+
+
+_CONSOLE_LINES = (
+    "scored {n} records so far\n",
+    "batch done: mean score 0.4127, {n} records total\n",
+    "température moyenne 21.4 °C, {n} enregistrements\n",
+    "warning: feature 'income' missing, imputed with median\n",
+)
+_LOG_LINES = (
+    (LOG_DEBUG, "manifold: flushed output batch"),
+    (LOG_INFO, "stream 0: end of batch"),
+    (LOG_INFO, "sensor report sent"),
+    (LOG_WARNING, "input record took longer than 250 ms to score"),
+)
+
+
+def _traceback(rng: random.Random) -> str:
+    line = rng.randint(20, 140)
+    return (
+        "Traceback (most recent call last):\n"
+        f'  File "model.py", line {line}, in action\n'
+        "    score = clf.predict_proba(features)[0][1]\n"
+        "ValueError: Input contains NaN, infinity or a value too large for dtype('float64').\n"
+    )
+
+
+def _rejected_record(rng: random.Random, reason: str) -> Any:
+    if reason == "encoding":
+        return '{"id": ' + str(rng.randrange(1_000_000)) + ', "amount": 1'
+    return {"id": rng.randrange(1_000_000), "amount": rng.choice(("n/a", None, -1))}
+
+
+def _size(rng: random.Random, records: int, mean_bytes: int) -> int:
+    if not records:
+        return 0
+    return max(2 * records, round(records * mean_bytes * rng.uniform(0.9, 1.1)))
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean <= 0:
+        return 0
+    if mean > 50:  # normal approximation: plenty close for counts this large
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, product, k = math.exp(-mean), rng.random(), 0
+    while product > limit:
+        product *= rng.random()
+        k += 1
+    return k
+
+
+def _binomial(rng: random.Random, trials: int, p: float) -> int:
+    if trials <= 0 or p <= 0:
+        return 0
+    return min(trials, _poisson(rng, trials * p))

@@ -1,0 +1,149 @@
+"""The Kafka plumbing the tools share: broker address, topics, a checked producer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, for_code
+
+logger = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36
+UNKNOWN_TOPIC_OR_PARTITION = 3
+# Sends awaited in bulk: enough to keep the producer's batches full, few
+# enough that a failure is reported while the run goes on.
+MAX_PENDING = 5000
+
+_SCHEME = re.compile(r"^[a-z]+://")
+
+
+class ToolError(RuntimeError):
+    """A tool cannot do what it was asked; the message says why, in one line."""
+
+
+def bootstrap_servers(broker: str) -> str:
+    """`kafka://h1:9092;h2:9092` (Faust's broker URL) -> `h1:9092,h2:9092`."""
+    hosts = [_SCHEME.sub("", part.strip()) for part in re.split(r"[;,]", broker)]
+    return ",".join(host.rstrip("/") for host in hosts if host)
+
+
+async def topic_partitions(bootstrap: str, topic: str) -> list[int] | None:
+    """The topic's partition numbers, or None when it does not exist.
+
+    Asks through the admin client, whose metadata requests never create topics
+    (a consumer's or producer's may, on brokers with auto-creation on).
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described["error_code"] == UNKNOWN_TOPIC_OR_PARTITION:
+        return None
+    if described["error_code"]:
+        raise ToolError(f"topic {topic!r}: {for_code(described['error_code']).__name__}")
+    return sorted(p["partition"] for p in described["partitions"])
+
+
+async def ensure_topic(bootstrap: str, topic: str, partitions: int) -> tuple[int, bool]:
+    """Create the topic with `partitions` unless it exists.
+
+    Returns its partition count and whether it was created here.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        response = await admin.create_topics(
+            [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
+        )
+        (error,) = response.to_object()["topic_errors"]
+        if error["error_code"] not in (0, TOPIC_ALREADY_EXISTS):
+            raise ToolError(f"cannot create topic {topic!r}: {error['error_message']}")
+        created = error["error_code"] == 0
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    count = len(described["partitions"])
+    if created:
+        logger.info("created topic %s with %d partition(s)", topic, count)
+    return count, created
+
+
+@dataclass
+class SendFailure:
+    """A message the broker did not take, and where it came from."""
+
+    label: str
+    error: str
+
+
+@dataclass
+class Sender:
+    """A producer whose every send is checked: failures are collected, never lost.
+
+    Sends are pipelined (awaited in bulk) so a replay runs at the producer's
+    speed, and per-partition order is kept by the idempotent producer.
+    """
+
+    bootstrap: str
+    topic: str
+    sent: int = 0
+    failures: list[SendFailure] = field(default_factory=list)
+    _producer: AIOKafkaProducer | None = None
+    _pending: deque[tuple[str, asyncio.Future[object]]] = field(default_factory=deque)
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+        )
+        await self._producer.start()
+
+    async def send(self, value: bytes, key: bytes | None, label: str) -> None:
+        assert self._producer is not None, "Sender.start() first"
+        try:
+            future = await self._producer.send(self.topic, value, key=key)
+        except KafkaError as exc:
+            # Refused before it left (e.g. larger than the producer allows).
+            self._fail(label, exc)
+            return
+        self._pending.append((label, future))
+        if len(self._pending) >= MAX_PENDING:
+            await self._settle(MAX_PENDING // 2)
+
+    async def flush(self) -> None:
+        """Wait until every message sent so far is acknowledged or failed."""
+        await self._settle(0)
+
+    async def stop(self) -> None:
+        if self._producer is None:
+            return
+        try:
+            await self.flush()
+        finally:
+            await self._producer.stop()
+            self._producer = None
+
+    async def _settle(self, keep: int) -> None:
+        while len(self._pending) > keep:
+            label, future = self._pending.popleft()
+            try:
+                await future
+            except KafkaError as exc:
+                self._fail(label, exc)
+            else:
+                self.sent += 1
+
+    def _fail(self, label: str, exc: Exception) -> None:
+        failure = SendFailure(label, f"{type(exc).__name__}: {exc}")
+        self.failures.append(failure)
+        logger.error("%s not sent: %s", label, failure.error)

@@ -1,0 +1,198 @@
+"""`enginewatch simulate`: publish the notifications of a simulated fleet of engines.
+
+The messages come from `enginewatch.tools.fleet` (pure, deterministic per
+seed), keyed by their engine (`src`), and are sent in simulated-clock time:
+by default the clock starts now and runs at wall-clock speed, so dashboards
+show a living fleet; `--fast` sends as fast as the broker takes them.
+`--map-out` writes the matching engine map (`{uuid: model name}`) for the agents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from enginewatch.settings import load_settings
+from enginewatch.tools.arguments import positive_float, positive_int
+from enginewatch.tools.fleet import (
+    FleetConfig,
+    Notification,
+    build_fleet,
+    engine_map,
+    notifications,
+)
+from enginewatch.tools.kafka import Sender, ToolError, bootstrap_servers, ensure_topic
+from enginewatch.tools.pacing import Pacer
+from enginewatch.tools.progress import Progress
+from enginewatch.tools.recording import NEWLINE
+from enginewatch.tools.signals import stop_event
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engines", type=positive_int, default=5, metavar="N", help="engines (default 5)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=positive_float,
+        default=100.0,
+        metavar="R",
+        help="notifications per second, whole fleet, about (default 100)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=positive_float,
+        metavar="S",
+        help="simulated seconds to run (default: until interrupted)",
+    )
+    parser.add_argument(
+        "--map-out", type=Path, metavar="FILE", help="write the engine map (JSON) here"
+    )
+    parser.add_argument(
+        "--topic", help="topic to publish on (default: ENGINEWATCH_INPUT_TOPIC, `notify`)"
+    )
+    parser.add_argument(
+        "--partitions",
+        type=positive_int,
+        metavar="N",
+        help="partitions of the topic when it has to be created (default: ENGINEWATCH_PARTITIONS)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write a recording (JSON Lines) instead of publishing; implies --fast",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="same seed, same engines and messages (default 1)"
+    )
+    parser.add_argument(
+        "--start",
+        type=_timestamp,
+        metavar="TIME",
+        help="the simulated clock's start, RFC 3339 (default: now)",
+    )
+    parser.add_argument(
+        "--fast", action="store_true", help="send as fast as possible, not in simulated time"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if (args.fast or args.output) and args.duration is None:
+        print("enginewatch simulate: --fast and --output need a --duration", file=sys.stderr)
+        return 2
+    config = FleetConfig(
+        engines=args.engines,
+        rate=args.rate,
+        start=args.start or datetime.now(UTC),
+        duration=args.duration,
+        seed=args.seed,
+    )
+    if args.map_out is not None:
+        write_engine_map(args.map_out, engine_map(build_fleet(config.engines, config.seed)))
+        print(f"engine map for {config.engines} engine(s) written to {args.map_out}", file=sys.stderr)
+    messages = notifications(config)
+    if args.output is not None:
+        count = write_recording(args.output, messages)
+        print(f"wrote {count:,} notification(s) to {args.output}", file=sys.stderr)
+        return 0
+    topic = args.topic or settings.input_topic
+    try:
+        sent, failed = asyncio.run(
+            _publish(
+                messages,
+                config,
+                bootstrap=bootstrap_servers(settings.broker),
+                topic=topic,
+                partitions=args.partitions or settings.partitions,
+                paced=not args.fast,
+            )
+        )
+    except ToolError as exc:
+        print(f"enginewatch simulate: {exc}", file=sys.stderr)
+        return 2
+    summary = f"sent {sent:,} notification(s) of {config.engines} engine(s) to {topic}"
+    if failed:
+        print(f"{summary}; {failed:,} could not be sent (see the errors above)", file=sys.stderr)
+        return 1
+    print(summary, file=sys.stderr)
+    return 0
+
+
+def write_engine_map(path: Path, mapping: dict[str, str]) -> None:
+    """Write `{uuid: model name}` as UTF-8 JSON, atomically: a reader never sees half."""
+    data = orjson.dumps(mapping, option=orjson.OPT_INDENT_2) + NEWLINE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_recording(path: Path, messages: Iterable[Notification]) -> int:
+    count = 0
+    with path.open("wb") as stream:
+        for message in messages:
+            stream.write(message.value + NEWLINE)
+            count += 1
+    return count
+
+
+async def _publish(
+    messages: Iterable[Notification],
+    config: FleetConfig,
+    *,
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    paced: bool,
+) -> tuple[int, int]:
+    stop = stop_event()
+    await ensure_topic(bootstrap, topic, partitions)
+    sender = Sender(bootstrap, topic)
+    progress = Progress(f"simulate {topic}")
+    start_us = round(config.start.timestamp() * 1e6)
+    fraction: float | None = None
+    await sender.start()
+    pacer = Pacer()
+    count = 0
+    try:
+        for message in messages:
+            offset = (message.time_us - start_us) / 1e6
+            if paced:
+                await pacer.wait_until(offset, stop)
+            if stop.is_set():
+                break
+            await sender.send(message.value, message.key, f"notification {count + 1}")
+            count += 1
+            if config.duration is not None:
+                fraction = offset / config.duration
+            progress.update(count, fraction=fraction)
+        await sender.flush()
+    finally:
+        await sender.stop()
+        progress.close(sender.sent, fraction=fraction)
+    return sender.sent, len(sender.failures)
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"needs a UTC offset or Z: {text!r}")
+    return moment.astimezone(UTC)

@@ -1,0 +1,233 @@
+"""record -> replay round trips on the real broker: byte for byte, invalid lines included."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from enginewatch.deadletters import original_value
+from enginewatch.tools.kafka import topic_partitions
+from tests.support.kafka import BOOTSTRAP, consume, create_topic, produce
+from tests.support.services import ROOT
+from tests.support.workers import Worker, base_env, enginewatch_command
+
+Unique = Callable[[str], str]
+
+# Valid messages and everything a topic may hold that is not one.
+LINES = [
+    b'{"type":"log","src":"e-1","timestamp":"2024-05-01T12:00:00.000001Z","level":64,"text":"hi"}',
+    b"not json at all",
+    b"\xff\xfe\x00 not UTF-8",
+    b"",
+    b'{"src": "e-2", "type": "model-console", "text": "\\u00e9t\\u00e9 \xc3\xa9t\xc3\xa9"}\r',
+    b'["a", "JSON", "array"]',
+    b'{"src": 42, "type": "log"}',
+    b'{"type":"engine-state","src":"e-1","timestamp":"2024-05-01T12:00:01.5Z","state":"running"}',
+    b"   ",
+    b'{"src":"e-3"',
+]
+
+
+def enginewatch(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*enginewatch_command(), *args],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def write_recording(path: Path, lines: list[bytes]) -> bytes:
+    data = b"".join(line + b"\n" for line in lines)
+    path.write_bytes(data)
+    return data
+
+
+def test_round_trip_is_byte_exact(tmp_path: Path, unique: Unique) -> None:
+    env = base_env(unique("app"))
+    topic = unique("rt")
+    original = write_recording(tmp_path / "in.jsonl", LINES)
+
+    replay = enginewatch("replay", str(tmp_path / "in.jsonl"), "--topic", topic, env=env)
+    assert replay.returncode == 0, replay.stderr
+    assert f"replayed {len(LINES)} message(s)" in replay.stderr
+
+    record = enginewatch(
+        "record", topic, str(tmp_path / "out.jsonl"), "--from", "beginning",
+        "--count", str(len(LINES)), env=env,
+    )  # fmt: skip
+    assert record.returncode == 0, record.stderr
+    assert (tmp_path / "out.jsonl").read_bytes() == original
+    # What went over the wire is the lines themselves, unkeyed, in order.
+    records = consume(topic, len(LINES))
+    assert [r.value for r in records] == LINES
+    assert {r.key for r in records} == {None}
+
+
+def test_replay_twice_and_record_until_idle(tmp_path: Path, unique: Unique) -> None:
+    """A recording without a final line feed, replayed twice, records as twice its lines."""
+    env = base_env(unique("app"))
+    topic = unique("idle")
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(LINES))  # no line feed at the end
+    for _ in range(2):
+        assert (
+            enginewatch("replay", str(tmp_path / "in.jsonl"), "--topic", topic, env=env).returncode
+            == 0
+        )
+
+    record = enginewatch(
+        "record", topic, str(tmp_path / "out.jsonl"), "--from", "beginning",
+        "--idle-timeout", "3", env=env,
+    )  # fmt: skip
+    assert record.returncode == 0, record.stderr
+    assert (tmp_path / "out.jsonl").read_bytes() == b"".join(line + b"\n" for line in LINES * 2)
+
+
+def test_key_src_keys_by_engine_and_null_when_unparsable(tmp_path: Path, unique: Unique) -> None:
+    env = base_env(unique("app"))
+    topic = unique("keys")
+    write_recording(tmp_path / "in.jsonl", LINES)
+
+    replay = enginewatch(
+        "replay", str(tmp_path / "in.jsonl"), "--topic", topic, "--key", "src",
+        "--partitions", "3", env=env,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stderr
+
+    records = consume(topic, len(LINES), settle=1.0)
+    assert asyncio.run(topic_partitions(BOOTSTRAP, topic)) == [0, 1, 2]  # created as asked
+    keys = {r.value: r.key for r in records}
+    assert len(records) == len(LINES)
+    assert keys == {
+        LINES[0]: b"e-1",
+        LINES[1]: None,
+        LINES[2]: None,
+        LINES[3]: None,
+        LINES[4]: b"e-2",
+        LINES[5]: None,
+        LINES[6]: None,  # src is not a string
+        LINES[7]: b"e-1",
+        LINES[8]: None,
+        LINES[9]: None,
+    }
+    # One engine, one partition: its messages stay in order.
+    e1 = [r for r in records if r.key == b"e-1"]
+    assert len({r.partition for r in e1}) == 1
+    assert [r.value for r in e1] == [LINES[0], LINES[7]]
+
+
+def test_existing_topic_keeps_its_partitions(tmp_path: Path, unique: Unique) -> None:
+    env = base_env(unique("app"))
+    topic = unique("existing")
+    create_topic(topic, partitions=2)
+    write_recording(tmp_path / "in.jsonl", LINES[:2])
+    replay = enginewatch(
+        "replay", str(tmp_path / "in.jsonl"), "--topic", topic, "--partitions", "5", env=env
+    )
+    assert replay.returncode == 0, replay.stderr
+    assert "exists with 2 partition(s)" in replay.stderr
+
+
+def test_original_timing_and_fixed_rate_send_everything_in_order(
+    tmp_path: Path, unique: Unique
+) -> None:
+    env = base_env(unique("app"))
+    write_recording(tmp_path / "in.jsonl", LINES)
+    for name, args in (
+        ("timing", ["--timing", "original", "--speed", "4"]),
+        ("rate", ["--rate", "200"]),
+    ):
+        topic = unique(name)
+        replay = enginewatch("replay", str(tmp_path / "in.jsonl"), "--topic", topic, *args, env=env)
+        assert replay.returncode == 0, replay.stderr
+        assert [r.value for r in consume(topic, len(LINES))] == LINES
+
+
+def test_values_a_line_cannot_hold_are_kept_aside(tmp_path: Path, unique: Unique) -> None:
+    env = base_env(unique("app"))
+    topic = unique("aside")
+    create_topic(topic)
+    values: list[bytes | None] = [b'{"a": 1}', b'{\n  "pretty": true\n}', None, b"last"]
+    produce(topic, values, keys=[b"k"] * len(values))  # a tombstone needs a key
+
+    out = tmp_path / "out.jsonl"
+    record = enginewatch(
+        "record",
+        topic,
+        str(out),
+        "--from",
+        "beginning",
+        "--count",
+        "2",
+        "--idle-timeout",
+        "5",
+        env=env,
+    )
+    assert record.returncode == 1
+    assert "2 value(s) cannot be held by a line" in record.stderr
+    assert out.read_bytes() == b'{"a": 1}\nlast\n'
+    aside = [
+        orjson.loads(line)
+        for line in (tmp_path / "out.jsonl.unrecorded.jsonl").read_bytes().splitlines()
+    ]
+    assert [original_value(m) for m in aside] == [values[1], None]
+    assert [(m["topic"], m["partition"], m["offset"]) for m in aside] == [
+        (topic, 0, 1),
+        (topic, 0, 2),
+    ]
+    assert all(m["stage"] == "record" and m["error"] for m in aside)
+
+
+def test_record_from_now_skips_what_was_there(
+    tmp_path: Path, unique: Unique, workers: Callable[..., Worker]
+) -> None:
+    env = base_env(unique("app"))
+    topic = unique("now")
+    create_topic(topic)
+    produce(topic, [b"old-1", b"old-2"])
+    out = tmp_path / "out.jsonl"
+    recorder = workers(["record", topic, str(out), "--count", "3"], env, name="record")
+    deadline = time.monotonic() + 60
+    while "recording" not in recorder.log() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "recording" in recorder.log()
+    produce(topic, [b"new-1", b"new-2", b"new-3", b"new-4"])
+    assert recorder.process is not None
+    assert recorder.process.wait(60) == 0
+    assert out.read_bytes() == b"new-1\nnew-2\nnew-3\n"
+
+
+def test_clear_errors(tmp_path: Path, unique: Unique) -> None:
+    env = base_env(unique("app"))
+    missing = enginewatch("replay", str(tmp_path / "nope.jsonl"), "--topic", unique("x"), env=env)
+    assert missing.returncode == 2
+    assert "cannot read" in missing.stderr
+    no_topic = enginewatch(
+        "record", unique("absent"), str(tmp_path / "o.jsonl"), "--count", "1", env=env
+    )
+    assert no_topic.returncode == 2
+    assert "no such topic" in no_topic.stderr
+    both = enginewatch(
+        "replay",
+        str(tmp_path / "nope.jsonl"),
+        "--topic",
+        "t",
+        "--rate",
+        "5",
+        "--timing",
+        "original",
+        env=env,
+    )
+    assert both.returncode == 2
+    assert "not allowed with" in both.stderr
