@@ -134,7 +134,9 @@ class Resolver:
             await asyncio.sleep(tick)
 
 
-def resolver_from_settings(settings: Settings) -> Resolver:
+def resolver_from_settings(
+    settings: Settings, clock: Callable[[], float] = time.monotonic
+) -> Resolver:
     """A resolver over the sources the settings configure (possibly none)."""
     fetchers: dict[str, Callable[[], dict[str, str]]] = {}
     session = requests.Session()
@@ -152,4 +154,4 @@ def resolver_from_settings(settings: Settings) -> Resolver:
         fetchers["connect"] = partial(
             fetch_connect, session, settings.connect_url, settings.resolve_timeout
         )
-    return Resolver(fetchers, interval=settings.resolve_interval)
+    return Resolver(fetchers, interval=settings.resolve_interval, clock=clock)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -58,6 +59,18 @@ class Worker:
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def wait_for_log(self, text: str, timeout: float = 60.0) -> None:
+        """Wait until the worker's log holds `text`; fail if it exits or time is up."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if not self.running():
+                raise AssertionError(
+                    f"worker exited before logging {text!r}:\n{self.log()[-3000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"worker did not log {text!r} in {timeout}s")
+            time.sleep(0.2)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
