@@ -1,0 +1,93 @@
+"""A small InfluxQL client over InfluxDB's v1 `/query` API, as Grafana's datasource uses it.
+
+The same API serves InfluxDB 1.x and, through its v1 compatibility layer, 2.x
+(the database is a DBRP mapping of the bucket, the token an
+`Authorization: Token ...` header).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from enginewatch.settings import Settings
+
+
+class InfluxQueryError(RuntimeError):
+    """InfluxDB refused a query or could not be reached; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One series of a query result; times are epoch milliseconds."""
+
+    name: str
+    tags: Mapping[str, str]
+    columns: Sequence[str]
+    values: Sequence[Sequence[Any]]
+
+
+class InfluxQLClient:
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        token: str = "",
+        retention_policy: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.database = database
+        self.retention_policy = retention_policy
+        self.timeout = timeout
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Token {token}"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> InfluxQLClient:
+        return cls(
+            settings.influx_url,
+            settings.influx_database,
+            settings.influx_token.get_secret_value(),
+            settings.influx_retention_policy,
+            settings.influx_timeout,
+        )
+
+    def query(self, influxql: str) -> list[Series]:
+        """Run one InfluxQL statement; its series (none when nothing matched)."""
+        params = {"db": self.database, "q": influxql, "epoch": "ms"}
+        if self.retention_policy:
+            params["rp"] = self.retention_policy
+        try:
+            response = self.session.get(f"{self.url}/query", params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise InfluxQueryError(f"InfluxDB at {self.url} unreachable: {exc}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not response.ok or not isinstance(body, dict):
+            detail = body.get("error") if isinstance(body, dict) else response.text[:200]
+            raise InfluxQueryError(f"InfluxDB answered {response.status_code}: {detail}")
+        if "error" in body:
+            raise InfluxQueryError(f"InfluxDB: {body['error']}")
+        results = body.get("results") or [{}]
+        result = results[0]
+        if "error" in result:
+            raise InfluxQueryError(f"InfluxDB: {result['error']} (query: {influxql})")
+        return [
+            Series(
+                name=str(s.get("name", "")),
+                tags=dict(s.get("tags") or {}),
+                columns=list(s.get("columns") or []),
+                values=[list(v) for v in s.get("values") or []],
+            )
+            for s in result.get("series") or []
+        ]
+
+    def close(self) -> None:
+        self.session.close()
