@@ -1,0 +1,263 @@
+"""The snapshot's pure parts: times, variables, result shaping, and the drawing itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from enginewatch.dashboards import Datasource, Variable, load_dashboards
+from enginewatch.grafana_queries import ALL_VALUE, TimeRange, VariableValue
+from enginewatch.influxql import Series
+from enginewatch.panel_data import last_value, series_name, table, time_series
+from enginewatch.panel_queries import (
+    VariableError,
+    panel_interval_ms,
+    select,
+    sort_values,
+    variable_values,
+)
+from enginewatch.snapshot import SnapshotError, parse_assignments, parse_time
+from enginewatch.snapshot_render import (
+    COLUMNS,
+    GAP_PX,
+    HEADER_PX,
+    ROW_PX,
+    WIDTH_PX,
+    PanelResult,
+    SnapshotData,
+    format_value,
+    render,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARDS = {d.title: d for d in load_dashboards(ROOT / "grafana" / "dashboards")}
+NOW = 1_714_564_800_000  # 2024-05-01T12:00:00Z
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("now", NOW),
+        ("now-15m", NOW - 900_000),
+        ("now+1h", NOW + 3_600_000),
+        ("now-2d", NOW - 172_800_000),
+        ("2024-05-01T12:00:00Z", NOW),
+        ("2024-05-01T14:00:00+02:00", NOW),
+        ("2024-05-01T12:00:00", NOW),
+        ("1714564800000", NOW),
+    ],
+)
+def test_parse_time(text: str, ms: int) -> None:
+    assert parse_time(text, NOW) == ms
+
+
+def test_parse_time_rejects_what_it_cannot_read() -> None:
+    with pytest.raises(SnapshotError, match="bad time 'yesterday'"):
+        parse_time("yesterday", NOW)
+
+
+def test_var_assignments_collect_repeated_names() -> None:
+    assert parse_assignments(["model=churn", "engine=e1", "engine=e2"]) == {
+        "model": ["churn"],
+        "engine": ["e1", "e2"],
+    }
+    with pytest.raises(SnapshotError, match="NAME=VALUE"):
+        parse_assignments(["model"])
+
+
+def variable(**changes: object) -> Variable:
+    values: dict[str, object] = {
+        "name": "engine",
+        "query": 'SHOW TAG VALUES WITH KEY = "engine"',
+        "multi": True,
+        "include_all": True,
+        "custom_all_value": None,
+        "sort": 1,
+        "datasource_uid": "ds",
+        "current": (),
+    }
+    values.update(changes)
+    return Variable(**values)  # type: ignore[arg-type]
+
+
+def test_variable_values_take_the_value_column_of_every_series_once() -> None:
+    found = [
+        Series("records", {}, ["key", "value"], [["engine", "e2"], ["engine", "e1"]]),
+        Series("system", {}, ["key", "value"], [["engine", "e1"], ["engine", "e3"]]),
+    ]
+    assert variable_values(variable(), found) == ["e1", "e2", "e3"]
+
+
+def test_sort_orders() -> None:
+    values = ["b10", "a2", "C1"]
+    assert sort_values(values, 0) == values
+    assert sort_values(values, 1) == ["C1", "a2", "b10"]
+    assert sort_values(values, 2) == ["b10", "a2", "C1"]
+    assert sort_values(values, 3) == ["C1", "a2", "b10"]
+    assert sort_values(values, 5) == ["a2", "b10", "C1"]
+
+
+def test_selection_defaults_to_all_or_the_first_option() -> None:
+    assert select(variable(), ["e1", "e2"], None) == VariableValue(
+        "engine", (ALL_VALUE,), ("e1", "e2")
+    )
+    single = variable(name="model", multi=False, include_all=False)
+    assert select(single, ["churn", "fraud"], None).selected == "churn"
+    saved = variable(name="model", multi=False, include_all=False, current=("fraud",))
+    assert select(saved, ["churn", "fraud"], None).selected == "fraud"
+    gone = variable(name="model", multi=False, include_all=False, current=("old",))
+    assert select(gone, ["churn", "fraud"], None).selected == "churn"
+
+
+def test_selection_asked_for_must_be_an_option() -> None:
+    assert select(variable(), ["e1", "e2"], ["e2"]).selected == ("e2",)
+    with pytest.raises(VariableError, match="e9 not among its values"):
+        select(variable(), ["e1", "e2"], ["e9"])
+    with pytest.raises(VariableError, match="takes one value"):
+        select(variable(multi=False), ["e1", "e2"], ["e1", "e2"])
+    with pytest.raises(VariableError, match="no values"):
+        select(variable(include_all=False, multi=False), [], None)
+
+
+def test_panel_interval_respects_the_datasource_time_interval() -> None:
+    fleet = DASHBOARDS["Fleet overview"]
+    (panel,) = [p for p in fleet.panels if p.title == "Engine state"]
+    hour = TimeRange(NOW, NOW + 3_600_000)
+    uid = panel.datasource_uid or ""
+    assert panel_interval_ms(panel, hour, {}) == 5000  # 3600 s over 800 px -> 4.5 s -> 5 s
+    slow = {uid: Datasource(uid, "influxdb", "30s")}
+    assert panel_interval_ms(panel, hour, slow) == 30_000
+
+
+def test_series_names_follow_grafanas_alias_patterns() -> None:
+    series = Series("records", {"model": "churn", "slot": "0"}, ["time", "mean"], [])
+    assert series_name(series, 1, "") == "records.mean {model: churn, slot: 0}"
+    assert series_name(series, 1, "$tag_model slot [[tag_slot]] $col of $m") == (
+        "churn slot 0 mean of records"
+    )
+    assert series_name(series, 1, "$tag_nosuch") == ""
+
+
+def test_time_series_and_tables_take_grafanas_shapes() -> None:
+    found = [
+        Series("s", {"engine": "e1"}, ["time", "code", "state"], [[1, 1, "running"]]),
+        Series(
+            "s", {"engine": "e2"}, ["time", "code", "state"], [[2, 2, "error"], [3, None, None]]
+        ),
+    ]
+    shaped = time_series(found, "$tag_engine")
+    assert [(s.name, list(s.values)) for s in shaped] == [
+        ("e1", [1]),
+        ("e1", ["running"]),
+        ("e2", [2, None]),
+        ("e2", ["error", None]),
+    ]
+    assert last_value(shaped[2:]) == 2
+    rows = table(found)
+    assert list(rows.columns) == ["Time", "engine", "code", "state"]
+    assert [list(r) for r in rows.rows] == [
+        [1, "e1", 1, "running"],
+        [2, "e2", 2, "error"],
+        [3, "e2", None, None],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (1234, "short", "1.23 K"),
+        (12.5, "percent", "12.5%"),
+        (3 * 1024 * 1024, "bytes", "3 MiB"),
+        (2500, "Bps", "2.5 kB/s"),
+        (15, "recps", "15 rec/s"),
+        (NOW, "dateTimeAsIso", "2024-05-01 12:00:00"),
+        ("text", "short", "text"),
+    ],
+)
+def test_units(value: float | str, unit: str, text: str) -> None:
+    assert format_value(value, unit) == text
+
+
+RED = (0xF2, 0x49, 0x5C)
+
+
+def panel_pixels(image: np.ndarray, dashboard_title: str, panel_title: str) -> np.ndarray:
+    """The pixels of a panel, located the way the renderer lays out the grid."""
+    dashboard = DASHBOARDS[dashboard_title]
+    (panel,) = [p for p in dashboard.panels if p.title == panel_title]
+    column = (WIDTH_PX - GAP_PX * (COLUMNS + 1)) / COLUMNS
+    left = int(GAP_PX + panel.grid.x * (column + GAP_PX))
+    top = HEADER_PX + GAP_PX + panel.grid.y * (ROW_PX + GAP_PX)
+    width = int(panel.grid.w * column + (panel.grid.w - 1) * GAP_PX)
+    height = panel.grid.h * ROW_PX + (panel.grid.h - 1) * GAP_PX
+    return image[top : top + height, left : left + width, :3]
+
+
+def has_colour(pixels: np.ndarray, rgb: tuple[int, int, int], tolerance: int = 40) -> bool:
+    scaled = (pixels * 255).astype(int)
+    return bool((np.abs(scaled - np.array(rgb)).sum(axis=2) < tolerance).any())
+
+
+def fleet_snapshot(state_codes: list[int | None]) -> SnapshotData:
+    fleet = DASHBOARDS["Fleet overview"]
+    span = TimeRange(NOW, NOW + 600_000)
+    results = []
+    for panel in fleet.panels:
+        if panel.title == "Engine state":
+            times = [NOW + i * 60_000 for i in range(len(state_codes))]
+            found = [Series("engine_status", {"engine": "e1"}, ["time", "last"],
+                            [[t, c] for t, c in zip(times, state_codes, strict=True)])]  # fmt: skip
+            results.append(PanelResult(panel, time_series(found, "$tag_engine"), (), 60_000))
+        elif panel.title == "Records in":
+            results.append(PanelResult(panel, error="InfluxDB: database not found"))
+        else:
+            results.append(PanelResult(panel))
+    return SnapshotData(fleet, span, {}, results)
+
+
+def test_render_lays_the_dashboard_out_on_its_grid(tmp_path: Path) -> None:
+    path = render(fleet_snapshot([0, 1, 1, 2, 2]), tmp_path / "fleet.png")
+    image = imread(path)
+    rows = max(p.grid.y + p.grid.h for p in DASHBOARDS["Fleet overview"].panels)
+    assert image.shape[1] == WIDTH_PX
+    assert image.shape[0] == HEADER_PX + GAP_PX + rows * (ROW_PX + GAP_PX)
+
+
+def test_render_colours_states_by_their_value_mapping(tmp_path: Path) -> None:
+    failing = imread(render(fleet_snapshot([0, 1, 1, 2, 2]), tmp_path / "failing.png"))
+    healthy = imread(render(fleet_snapshot([0, 1, 1, 1, None]), tmp_path / "healthy.png"))
+    assert has_colour(panel_pixels(failing, "Fleet overview", "Engine state"), RED)
+    assert not has_colour(panel_pixels(healthy, "Fleet overview", "Engine state"), RED)
+    # A failed query shows its error in red in its own panel, and only there.
+    assert has_colour(panel_pixels(healthy, "Fleet overview", "Records in"), RED)
+    assert not has_colour(panel_pixels(healthy, "Fleet overview", "Records out"), RED)
+
+
+def test_render_draws_every_panel_kind_of_the_model_dashboard(tmp_path: Path) -> None:
+    model = DASHBOARDS["Model detail"]
+    span = TimeRange(NOW, NOW + 600_000)
+    numbers = [
+        Series(
+            "m", {"engine": "e1"}, ["time", "mean"], [[NOW + i * 1000, float(i)] for i in range(9)]
+        )
+    ]
+    lines = [
+        Series(
+            "engine_logs", {}, ["time", "text", "level", "engine"], [[NOW, "boom", "error", "e1"]]
+        )
+    ]
+    results = []
+    for panel in model.panels:
+        if panel.type in ("logs", "table"):
+            results.append(PanelResult(panel, (), (table(lines),)))
+        else:
+            results.append(PanelResult(panel, time_series(numbers, "$tag_engine"), (), 1000))
+    variables = {
+        "model": VariableValue("model", "churn"),
+        "engine": VariableValue("engine", (ALL_VALUE,), ("e1",)),
+    }
+    path = render(SnapshotData(model, span, variables, results), tmp_path / "model.png")
+    assert imread(path).shape[1] == WIDTH_PX
