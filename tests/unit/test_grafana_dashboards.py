@@ -110,8 +110,14 @@ def test_fleet_overview_has_the_panels_operators_need() -> None:
         "Rejected records by reason",
         "CPU utilization by model",
         "Memory by model",
-        "Engines",
+        "Current state of each engine",
     } <= titles
+
+
+@pytest.mark.parametrize("name", sorted(raw_dashboards()))
+def test_panel_titles_are_unique(name: str) -> None:
+    titles = [p["title"] for p in raw_dashboards()[name]["panels"]]
+    assert len(titles) == len(set(titles))
 
 
 def test_model_detail_has_model_and_engine_variables_and_config_annotations() -> None:

@@ -1,0 +1,345 @@
+"""Honest dashboards without a Grafana server.
+
+tests/recordings/dashboards.jsonl is replayed through the real agents and the
+real archiver into the real InfluxDB; then every variable query, every panel
+query and every annotation query of both dashboards, interpolated exactly as
+Grafana interpolates them (enginewatch.grafana_queries), runs against
+InfluxDB and must return the series the recording implies, by name and value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from enginewatch.dashboards import Dashboard, load_dashboards, load_datasources
+from enginewatch.grafana_queries import ALL_VALUE, TimeRange
+from enginewatch.influxql import InfluxQLClient
+from enginewatch.panel_data import TimeSeries, last_value, table, time_series
+from enginewatch.panel_queries import annotation_queries, panel_queries, resolve_variables
+from tests.support import influx, kafka
+from tests.support.services import INFLUX_URL
+from tests.support.workers import Worker, base_env, enginewatch_command
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDING = ROOT / "tests" / "recordings" / "dashboards.jsonl"
+T0 = 1_714_564_800_000  # 2024-05-01T12:00:00Z, the recording's first second
+RANGE = TimeRange(T0 - 60_000, T0 + 120_000)
+
+A1 = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e01"
+A2 = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e02"
+B1 = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c03"
+U1 = "c0ffee00-1111-4222-8333-444455556604"  # not in the map: model "unknown"
+FRAUD = "fraud/score v2.1"  # a model name that needs regex escaping: / . and a space
+ENGINE_MAP = {A1: FRAUD, A2: FRAUD, B1: "churn"}
+
+
+# --- what a query must return ----------------------------------------------------
+
+
+Check = Callable[[list[TimeSeries], Any], list[str]]
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Time series by name, each with a statistic of its values (max, last or sum)."""
+
+    expected: dict[str, float]
+    stat: str = "max"
+    contains: tuple[tuple[str, float], ...] = ()
+
+    def __call__(self, series: list[TimeSeries], _table: Any) -> list[str]:
+        names = {s.name for s in series}
+        if names != set(self.expected):
+            return [f"series {sorted(names)}, expected {sorted(self.expected)}"]
+        problems = []
+        for one in series:
+            values = [float(v) for v in one.values if v is not None]
+            got = {"max": max, "sum": sum, "last": lambda v: v[-1]}[self.stat](values)
+            if not math.isclose(got, self.expected[one.name], rel_tol=1e-9):
+                problems.append(
+                    f"{one.name}: {self.stat} {got}, expected {self.expected[one.name]}"
+                )
+        for name, value in self.contains:
+            if not any(value in s.values for s in series if s.name == name):
+                problems.append(f"{name} never shows {value}")
+        return problems
+
+
+@dataclass(frozen=True)
+class Stat:
+    value: float
+
+    def __call__(self, series: list[TimeSeries], _table: Any) -> list[str]:
+        got = last_value(series)
+        return [] if got == self.value else [f"stat {got}, expected {self.value}"]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Table rows, projected onto some columns (as a set: order is the panel's business)."""
+
+    columns: tuple[str, ...]
+    expected: frozenset[tuple[Any, ...]]
+
+    def __call__(self, _series: Any, rows: Any) -> list[str]:
+        if rows is None or not rows.rows:
+            return [] if not self.expected else ["no rows"]
+        index = [list(rows.columns).index(c) for c in self.columns]
+        got = {tuple(row[i] for i in index) for row in rows.rows}
+        if len(got) != len(rows.rows):
+            return [f"repeated rows in {rows.rows}"]
+        return (
+            []
+            if got == self.expected
+            else [f"rows {sorted(got)}, expected {sorted(self.expected)}"]
+        )
+
+
+NOTHING = Lines({})
+
+
+def rows(columns: tuple[str, ...], *expected: tuple[Any, ...]) -> Rows:
+    return Rows(columns, frozenset(expected))
+
+
+FLEET = {
+    "Engines": Stat(4),
+    "Running": Stat(2),
+    "In error": Stat(1),
+    "Records in": Stat(600 + 150 + 240 + 110),
+    "Records out": Stat(540 + 120 + 240),
+    "Rejected records": Stat(4 + 3),
+    "Engine state": Lines({A1: 1, A2: 2, B1: 1, U1: -1}, "last", ((B1, 3),)),
+    "Engine health": Lines({f"{A1} engine-1": 1, f"{A2} engine-2": 0, f"{B1} engine-3": 1}, "last"),
+    "Records in per second, by model": Lines({FRAUD: 15, "churn": 4, "unknown": 2}),
+    "Records out per second, by model": Lines({FRAUD: 13, "churn": 4}),
+    "Rejected records by reason": Lines({f"{FRAUD}: schema": 4, f"{FRAUD}: encoding": 3}, "sum"),
+    "CPU utilization by model": Lines({FRAUD: 70, "churn": 10}),
+    "Memory by model": Lines({FRAUD: 1.1e9, "churn": 2.1e8}),
+    "Current state of each engine": rows(
+        ("engine", "state", "reported", "model"),
+        (A1, 1, "running", FRAUD),
+        (A2, 2, "error", FRAUD),
+        (B1, 1, "running", "churn"),
+        (U1, -1, "warming-up", "unknown"),
+    ),
+}
+
+EVENT_COLUMNS = ("item", "op", "ref", "engine")
+
+
+def events(engine: str, *extra: tuple[str, str, str]) -> list[tuple[str, ...]]:
+    base = [("model", "load", "model.py"), ("stream", "attach", "0"), ("stream", "attach", "1")]
+    return [(*e, engine) for e in [*base, *extra]]
+
+
+CHURN = {
+    "Engine state": Lines({B1: 1}, "last", ((B1, 3),)),
+    "Health": Lines({f"{B1} engine-3": 1}, "last"),
+    "Records per second by slot": Lines({f"{B1} slot 0 (input)": 4, f"{B1} slot 1 (output)": 4}),
+    "Jet records per second": NOTHING,
+    "Record bytes per second by slot": Lines({f"{B1} slot 0 (input)": 400}),
+    "Rejected records by slot and reason": NOTHING,
+    "Other sensors": Lines({f"{B1} model.queue.depth": 7}),
+    "CPU utilization": Lines({B1: 10}),
+    "Memory": Lines({B1: 2.1e8}),
+    "Engine logs": rows(("text", "level", "engine"), ("input slot 0 is slow", "warning", B1)),
+    "Model console": rows(("text", "engine"), ("churn: ready to score", B1)),
+    "Config events": rows(EVENT_COLUMNS, *events(B1)),
+}
+FRAUD_ALL = {
+    "Engine state": Lines({A1: 1, A2: 2}, "last"),
+    "Health": Lines({f"{A1} engine-1": 1, f"{A2} engine-2": 0}, "last"),
+    "Records per second by slot": Lines(
+        {
+            f"{A1} slot 0 (input)": 10,
+            f"{A1} slot 1 (output)": 9,
+            f"{A2} slot 0 (input)": 5,
+            f"{A2} slot 1 (output)": 4,
+        }
+    ),
+    "Jet records per second": Lines(
+        {
+            f"{A1} jet 1 input": 10,
+            f"{A1} jet 1 output": 9,
+            f"{A2} jet 1 input": 5,
+            f"{A2} jet 1 output": 4,
+        }
+    ),
+    "Record bytes per second by slot": Lines(
+        {f"{A1} slot 0 (input)": 2000, f"{A2} slot 0 (input)": 1000}
+    ),
+    "Rejected records by slot and reason": Lines(
+        {f"{A1} slot 0: schema": 4, f"{A2} slot 0: encoding": 3}, "sum"
+    ),
+    "Other sensors": NOTHING,
+    "CPU utilization": Lines({A1: 30, A2: 40}),
+    "Memory": Lines({A1: 5e8, A2: 6e8}),
+    "Engine logs": rows(
+        ("text", "level", "engine"),
+        ("model loaded", "info", A1),
+        ("scoring failed: ValueError in score()", "error", A2),
+    ),
+    "Model console": rows(("text", "engine"), ("fraud: first batch scored", A1)),
+    "Config events": rows(EVENT_COLUMNS, *events(A1, ("stream", "detach", "1")), *events(A2)),
+}
+FRAUD_A2 = {
+    "Engine state": Lines({A2: 2}, "last"),
+    "Health": Lines({f"{A2} engine-2": 0}, "last"),
+    "Records per second by slot": Lines({f"{A2} slot 0 (input)": 5, f"{A2} slot 1 (output)": 4}),
+    "Jet records per second": Lines({f"{A2} jet 1 input": 5, f"{A2} jet 1 output": 4}),
+    "Record bytes per second by slot": Lines({f"{A2} slot 0 (input)": 1000}),
+    "Rejected records by slot and reason": Lines({f"{A2} slot 0: encoding": 3}, "sum"),
+    "Other sensors": NOTHING,
+    "CPU utilization": Lines({A2: 40}),
+    "Memory": Lines({A2: 6e8}),
+    "Engine logs": rows(
+        ("text", "level", "engine"), ("scoring failed: ValueError in score()", "error", A2)
+    ),
+    "Model console": rows(("text", "engine")),
+    "Config events": rows(EVENT_COLUMNS, *events(A2)),
+}
+MODELS = ["churn", FRAUD, "unknown"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One view of a dashboard: the variables an operator picks and what each panel shows."""
+
+    dashboard: str
+    asked: dict[str, list[str]]
+    variables: dict[str, tuple[list[str], str | tuple[str, ...]]]  # name: (options, selection)
+    panels: dict[str, Check]
+    annotations: int = 0
+
+
+SCENARIOS = [
+    Scenario("Fleet overview", {}, {}, FLEET),
+    # Opened without choosing: the first model, all its engines (Grafana's defaults).
+    Scenario(
+        "Model detail",
+        {},
+        {"model": (MODELS, "churn"), "engine": ([B1], (ALL_VALUE,))},
+        CHURN,
+        annotations=3,
+    ),
+    Scenario(
+        "Model detail",
+        {"model": [FRAUD]},
+        {"model": (MODELS, FRAUD), "engine": ([A1, A2], (ALL_VALUE,))},
+        FRAUD_ALL,
+        annotations=7,
+    ),
+    Scenario(
+        "Model detail",
+        {"model": [FRAUD], "engine": [A2]},
+        {"model": (MODELS, FRAUD), "engine": ([A1, A2], (A2,))},
+        FRAUD_A2,
+        annotations=3,
+    ),
+]
+
+
+# --- the pipeline ------------------------------------------------------------------
+
+
+def load_through_the_pipeline(
+    workers: Callable[..., Worker], unique: Callable[[str], str], database: str, tmp_path: Path
+) -> int:
+    """Replay the recording through agents and archiver; the number of points expected."""
+    notify, archive, dead = unique("notify"), unique("archive"), unique("dead")
+    kafka.create_topic(notify)
+    engine_map = tmp_path / "engines.json"
+    engine_map.write_text(json.dumps(ENGINE_MAP), encoding="utf-8")
+    influx.create_database(database)
+    topics = {"input_topic": notify, "archive_topic": archive, "dead_letter_topic": dead}
+    app = unique("app")
+    workers(["agents"], base_env(app, engine_map=str(engine_map), **topics), "agents")
+    workers(["archiver"], base_env(app, influx_bucket=database, **topics), "archiver")
+    subprocess.run(
+        [*enginewatch_command(), "replay", str(RECORDING), "--topic", notify, "--key", "src"],
+        env={**os.environ, **base_env(app, **topics)},
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    # Every line is valid and yields one point, each at its own millisecond.
+    return len(RECORDING.read_bytes().splitlines())
+
+
+def check_scenario(
+    scenario: Scenario, dashboard: Dashboard, client: InfluxQLClient
+) -> tuple[list[str], set[str]]:
+    """Problems found, and the panels that returned data."""
+    datasources = load_datasources(ROOT / "grafana" / "provisioning" / "datasources")
+    where = f"{scenario.dashboard} {scenario.asked or '(defaults)'}"
+    problems: list[str] = []
+    variables = resolve_variables(dashboard, client, RANGE, scenario.asked)
+    for name, (options, selection) in scenario.variables.items():
+        got = variables[name]
+        if list(got.options) != options or got.selected != selection:
+            problems.append(
+                f"{where}: ${name} options {list(got.options)} selected {got.selected!r}, "
+                f"expected {options} selected {selection!r}"
+            )
+    with_data = set()
+    for query in panel_queries(dashboard, variables, RANGE, datasources):
+        panel, target = query.panel, query.target
+        check = scenario.panels.get(panel.title)
+        if check is None:
+            problems.append(f"{where}: no expectation for panel {panel.title!r}")
+            continue
+        try:
+            found = client.query(query.influxql)
+        except Exception as exc:  # the query must run: report, then go on
+            problems.append(f"{where} / {panel.title}: {exc}\n    {query.influxql}")
+            continue
+        if found:
+            with_data.add(f"{scenario.dashboard} / {panel.title}")
+        shaped = time_series(found, target.alias)
+        rows_ = table(found) if target.result_format in ("table", "logs") else None
+        problems += [
+            f"{where} / {panel.title} {target.ref_id}: {p}\n    {query.influxql}"
+            for p in check(shaped, rows_)
+        ]
+    events_found = 0
+    for annotation in annotation_queries(dashboard, variables, RANGE):
+        events_found += len(table(client.query(annotation.influxql)).rows)
+    if events_found != scenario.annotations:
+        problems.append(
+            f"{where}: {events_found} annotation events, expected {scenario.annotations}"
+        )
+    return problems, with_data
+
+
+def test_every_dashboard_query_returns_the_expected_series(
+    workers: Callable[..., Worker],
+    unique: Callable[[str], str],
+    database: str,
+    tmp_path: Path,
+) -> None:
+    expected_points = load_through_the_pipeline(workers, unique, database, tmp_path)
+    assert influx.wait_for_points(database, expected_points, timeout=120) == expected_points
+
+    client = InfluxQLClient(INFLUX_URL, database)
+    dashboards = {d.title: d for d in load_dashboards(ROOT / "grafana" / "dashboards")}
+    problems: list[str] = []
+    with_data: set[str] = set()
+    for scenario in SCENARIOS:
+        found, data = check_scenario(scenario, dashboards[scenario.dashboard], client)
+        problems += found
+        with_data |= data
+    # Every panel shows something for at least one of the views above.
+    for dashboard in dashboards.values():
+        for panel in dashboard.panels:
+            if f"{dashboard.title} / {panel.title}" not in with_data:
+                problems.append(f"{dashboard.title} / {panel.title} never returned data")
+    assert problems == [], "\n".join(problems)
