@@ -71,7 +71,10 @@ class InfluxQLClient:
         except ValueError:
             body = None
         if not response.ok or not isinstance(body, dict):
-            detail = body.get("error") if isinstance(body, dict) else response.text[:200]
+            # InfluxDB 1.x says {"error": ...}; 2.x's v1 API {"code": ..., "message": ...}.
+            detail = (
+                body.get("error") or body.get("message") if isinstance(body, dict) else None
+            ) or response.text[:200]
             raise InfluxQueryError(f"InfluxDB answered {response.status_code}: {detail}")
         if "error" in body:
             raise InfluxQueryError(f"InfluxDB: {body['error']}")

@@ -4,7 +4,8 @@ Template variables are resolved as Grafana resolves them on load: each
 variable's own query runs (with the variables before it already set), its
 values are sorted as the variable says, and the selection is the one asked
 for, else the dashboard's saved one when still an option, else the first
-option ("All" for variables that include it).
+option ("All" for variables that include it). A variable without values is empty, as
+Grafana's "None" is.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def select(variable: Variable, options: list[str], asked: Sequence[str] | None) 
     if variable.include_all:
         return _all(variable, options)
     if not options:
-        raise VariableError(f"${variable.name} has no values in this database")
+        # Grafana's "None": the variable stands for an empty value.
+        return VariableValue(variable.name, "", (), variable.custom_all_value)
     return select(variable, options, [options[0]])
 
 

@@ -131,7 +131,13 @@ def snapshot_data(
     chosen: Mapping[str, Sequence[str]],
 ) -> SnapshotData:
     """Run every query of the dashboard; a failing panel carries its error, like Grafana's."""
-    variables = resolve_variables(dashboard, client, time_range, chosen)
+    try:
+        variables = resolve_variables(dashboard, client, time_range, chosen)
+    except InfluxQueryError as exc:
+        # Like Grafana: the dashboard still shows, every panel with the error.
+        logger.warning("%s: template variables: %s", dashboard.title, exc)
+        failed = [PanelResult(p, error=f"template variables: {exc}") for p in dashboard.panels]
+        return SnapshotData(dashboard, time_range, {}, failed)
     results: dict[int, PanelResult] = {p.id: PanelResult(p) for p in dashboard.panels}
     for query in panel_queries(dashboard, variables, time_range, datasources):
         current = results[query.panel.id]

@@ -118,8 +118,8 @@ def test_selection_asked_for_must_be_an_option() -> None:
         select(variable(), ["e1", "e2"], ["e9"])
     with pytest.raises(VariableError, match="takes one value"):
         select(variable(multi=False), ["e1", "e2"], ["e1", "e2"])
-    with pytest.raises(VariableError, match="no values"):
-        select(variable(include_all=False, multi=False), [], None)
+    # Without values, as Grafana's "None": an empty value.
+    assert select(variable(include_all=False, multi=False), [], None).selected == ""
 
 
 def test_panel_interval_respects_the_datasource_time_interval() -> None:
