@@ -16,6 +16,8 @@ from enginewatch.dashboards import (
     parse_dashboard,
     structure_problems,
 )
+from enginewatch.grafana_queries import ALL_VALUE, TimeRange, VariableValue
+from enginewatch.panel_queries import annotation_queries, panel_queries, variable_query
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "grafana" / "dashboards"
@@ -210,3 +212,24 @@ def test_check_finds_a_panel_outside_the_grid() -> None:
     data = fleet()
     data["panels"][0]["gridPos"]["w"] = 30
     assert any("does not fit the grid" in p for p in problems(data))
+
+
+@pytest.mark.parametrize("name", sorted(raw_dashboards()))
+def test_interpolation_leaves_nothing_for_influxdb_to_misread(name: str) -> None:
+    dashboard = parse_dashboard(raw_dashboards()[name])
+    hour = TimeRange(1_714_564_800_000, 1_714_568_400_000)
+    variables = {
+        "model": VariableValue("model", "fraud/score v2.1"),
+        "engine": VariableValue("engine", (ALL_VALUE,), ("e.1", "e|2")),
+    }
+    texts = [q.influxql for q in panel_queries(dashboard, variables, hour, DATASOURCES)]
+    texts += [a.influxql for a in annotation_queries(dashboard, variables, hour)]
+    texts += [variable_query(v, variables, hour) for v in dashboard.variables]
+    for text in texts:
+        assert "$" not in text.replace("$/", ""), text
+        assert "[[" not in text, text
+        assert "time >= 1714564800000ms and time <= 1714568400000ms" in text or "SHOW" in text
+        if '"model" =~' in text:
+            assert '"model" =~ /^fraud\\/score v2\\.1$/' in text
+        if '"engine" =~' in text:
+            assert '"engine" =~ /^(e\\.1|e\\|2)$/' in text
