@@ -77,9 +77,10 @@ def consume(topic: str, count: int, timeout: float = 60.0, settle: float = 0.0) 
             deadline = time.monotonic() + timeout
             partitions: set[int] | None = None
             while partitions is None and time.monotonic() < deadline:
-                partitions = consumer.partitions_for_topic(topic) or None
+                # topics() refreshes the metadata, so a topic created meanwhile shows up.
+                if topic in await consumer.topics():
+                    partitions = consumer.partitions_for_topic(topic) or None
                 if partitions is None:
-                    await consumer._client.force_metadata_update()
                     await asyncio.sleep(0.2)
             if partitions is None:
                 return records
