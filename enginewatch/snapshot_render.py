@@ -240,10 +240,17 @@ def _blank(ax: Axes, width: float, height: float, face: str = PANEL) -> None:
         spine.set_color(BORDER)
 
 
-def _clip(text: str, pixels: float, size: float) -> str:
+def _clip(text: str, pixels: float, size: float, middle: bool = False) -> str:
+    """The text cut to fit; series names lose their middle, since engine UUIDs
+    that share a prefix differ at the end."""
     # DejaVu Sans averages about 0.6 em per character.
     limit = max(int(pixels / (size * 0.6 * DPI / 72)), 1)
-    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+    if len(text) <= limit:
+        return text
+    if middle and limit > 8:
+        head = (limit - 1) // 2
+        return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
+    return text[: max(limit - 1, 0)] + "…"
 
 
 # --- entry point -------------------------------------------------------------
@@ -352,22 +359,33 @@ def _annotations(ax: Axes, data: SnapshotData) -> None:
                        alpha=0.8, zorder=1)  # fmt: skip
 
 
-def _legend(ax: Axes, entries: Sequence[tuple[str, str]], width: float, rows: int) -> None:
+LEGEND_CELL_PX = 330
+STATE_LEGEND_CELL_PX = 110
+
+
+def _legend(
+    ax: Axes,
+    entries: Sequence[tuple[str, str]],
+    width: float,
+    rows: int,
+    cell_px: float = LEGEND_CELL_PX,
+) -> None:
     """Legend entries (label, colour) in columns under the plot, in pixel space."""
-    columns = max(int(width // 330), 1)
+    columns = max(int(width // cell_px), 1)
     shown = entries[: columns * rows]
     cell = width / columns
     for index, (label, tint) in enumerate(shown):
         x, y = (index % columns) * cell, rows * 13 - (index // columns) * 13 - 7
         ax.add_patch(Rectangle((x, y - 2), 10, 4, color=tint))
-        ax.text(x + 14, y, _clip(label, cell - 20, 7), color=TEXT, fontsize=7, va="center")
+        ax.text(x + 14, y, _clip(label, cell - 20, 7, middle=True), color=TEXT, fontsize=7,
+                va="center")  # fmt: skip
     if len(entries) > len(shown):
         ax.text(width, 0, f"+{len(entries) - len(shown)} more", color=WEAK_TEXT, fontsize=7,
                 ha="right", va="bottom")  # fmt: skip
 
 
 def _legend_rows(count: int, width: float, limit: int = 3) -> int:
-    return min(math.ceil(count / max(int(width // 330), 1)), limit) if count else 0
+    return min(math.ceil(count / max(int(width // LEGEND_CELL_PX), 1)), limit) if count else 0
 
 
 # --- panel kinds ---------------------------------------------------------------
@@ -488,9 +506,10 @@ def _state_timeline(
                 spans.append((start, stop - start, tint))
         for start, length, tint in spans:
             ax.broken_barh([(start, length)], (y + 0.08, 0.84), color=tint, alpha=0.85)
-        ax.text(-4 / (width - labels_px) * 1.0, y + 0.5, _clip(one.name, labels_px - 8, 7),
-                color=TEXT, fontsize=7, ha="right", va="center",
-                transform=ax.get_yaxis_transform())  # fmt: skip
+        label = _clip(one.name, labels_px - 8, 7, middle=True)
+        # x in axes fractions (4 pixels left of the bands), y in rows.
+        ax.text(-4 / (width - labels_px), y + 0.5, label, color=TEXT, fontsize=7, ha="right",
+                va="center", transform=ax.get_yaxis_transform())  # fmt: skip
     ax.set_ylim(0, len(series))
     ax.set_yticks([])
     _annotations(ax, data)
@@ -498,7 +517,7 @@ def _state_timeline(
     _blank(legend, width, 18)
     for spine in legend.spines.values():
         spine.set_visible(False)
-    _legend(legend, list(seen.items()), width, 1)
+    _legend(legend, list(seen.items()), width, 1, STATE_LEGEND_CELL_PX)
     return True
 
 
