@@ -1,0 +1,74 @@
+"""The archiver's Faust wiring: one agent that delivers batches, then acknowledges them.
+
+Faust acknowledges an event when the stream moves on to the next one, even if
+processing raised, and commits the offsets of acknowledged events. So the
+agent takes batches with `noack_take` (no event is acknowledged by the stream)
+and acknowledges a batch's events itself, only after `Delivery.deliver`
+returned: every point written or dead-lettered (the dead letter acknowledged
+by the broker). A crash or SIGKILL before that leaves the batch uncommitted,
+and it is consumed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+from archiver.batch import Record, Reject
+from archiver.delivery import Delivery
+from archiver.sink import Sink
+from enginewatch.deadletters import dead_letter
+from enginewatch.faustapp import create_faust_app
+from enginewatch.points import Origin
+from enginewatch.settings import Settings
+
+AGENT = "archive"
+STAGE = "archiver"
+
+RAW: dict[str, Any] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
+
+
+def create_archiver_app(
+    settings: Settings, role: str, sink_factory: Callable[[], Sink]
+) -> faust.App:
+    """The Faust app of one archiver; `role` names its consumer group."""
+    # A batch in flight at a rebalance need not hold it up: whoever gets the
+    # partition consumes the batch again, and writing a point twice is harmless.
+    app = create_faust_app(settings, role, stream_wait_empty=False)
+    archive = app.topic(settings.archive_topic, **RAW)
+    dead_letters = app.topic(settings.dead_letter_topic, **RAW)
+
+    async def send_dead_letter(reject: Reject) -> None:
+        message = dead_letter(reject.error, reject.origin, reject.value, STAGE)
+        # force: never hold the message back until an event is acknowledged.
+        sent = await dead_letters.send(key=reject.key, value=message, force=True)
+        await sent  # on the broker before the batch is acknowledged
+
+    # Any: Faust types noack_take as yielding values, but it yields the events.
+    async def deliver(stream: Any) -> None:
+        sink = sink_factory()
+        delivery = Delivery(sink, send_dead_letter, settings.batch_points)
+        try:
+            async for events in stream.noack_take(
+                settings.batch_points, within=settings.batch_seconds
+            ):
+                await delivery.deliver([_record(event) for event in events])
+                for event in events:
+                    await stream.ack(event)
+        finally:
+            await sink.close()
+
+    app.agent(archive, name=AGENT)(deliver)
+    return app
+
+
+def _record(event: Any) -> Record:
+    message = event.message
+    return Record(event.key, event.value, Origin(message.topic, message.partition, message.offset))

@@ -1,0 +1,85 @@
+"""`enginewatch archiver [--sink influxdb|file] [FAUST WORKER OPTIONS]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from archiver.app import create_archiver_app
+from archiver.filesink import FileSink
+from archiver.sink import ConfigurationError, Sink
+from archiver.startup import make_sink, prepare
+from enginewatch.faustapp import run_worker
+from enginewatch.settings import Settings, load_settings
+
+PROG = "enginewatch archiver"
+# The file sink is an independent archiver: its own consumer group, its own pace.
+ROLES = {"influxdb": "archiver", "file": "archiver-file"}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sink",
+        choices=sorted(ROLES),
+        default="influxdb",
+        help="where the points go (default: influxdb, as ENGINEWATCH_INFLUX_* say)",
+    )
+    parser.add_argument("--dir", type=Path, help="directory of the file sink")
+    parser.add_argument(
+        "--max-file-bytes",
+        type=int,
+        default=64 * 1024 * 1024,
+        help="file sink: start a new file beyond this size (default: 64 MiB)",
+    )
+    parser.add_argument(
+        "--max-file-seconds",
+        type=float,
+        default=3600.0,
+        help="file sink: start a new file after this long (default: 3600)",
+    )
+    parser.epilog = (
+        "Faust's worker options pass through, e.g. `-l info` or `--web-port 6068` "
+        "(Faust's web server is off unless a port is given)."
+    )
+    parser.set_defaults(accepts_extra=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        sink_factory = asyncio.run(_prepare(args, settings))
+    except ConfigurationError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    app = create_archiver_app(settings, ROLES[args.sink], sink_factory)
+    run_worker(app, PROG, args.extra)
+
+
+async def _prepare(args: argparse.Namespace, settings: Settings) -> Callable[[], Sink]:
+    """Check the sink before consuming anything; return how to make it in Faust's loop."""
+    if args.sink == "file":
+        if args.dir is None:
+            raise ConfigurationError("--sink file needs --dir DIR")
+        if args.max_file_bytes < 1 or args.max_file_seconds <= 0:
+            raise ConfigurationError("--max-file-bytes and --max-file-seconds must be above 0")
+
+        def file_sink() -> Sink:
+            return FileSink(args.dir, args.max_file_bytes, args.max_file_seconds)
+
+        try:
+            await file_sink().check()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot use {args.dir}: {exc}") from None
+        return file_sink
+
+    api = await prepare(settings)
+
+    def influx_sink() -> Sink:
+        return make_sink(api, settings)
+
+    return influx_sink

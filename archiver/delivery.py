@@ -1,0 +1,167 @@
+"""Delivering one batch: write it whole, or learn exactly which points cannot be.
+
+For each request of at most `max_points` lines:
+
+- Unavailable: wait (archiver/retry.py) and send the same body again, for as
+  long as it takes. The caller has not acknowledged the batch's messages, so
+  consumption waits and Kafka keeps everything: lag grows, nothing is dropped;
+- TooLarge or Rejected: split the request in halves and write each; a single
+  line that is still refused is dead-lettered with the server's message.
+  Halves that were partly written before are simply written again: a point
+  written twice is one row, as its measurement, tags and time are its own.
+
+`deliver` returns only when every line is either written or dead-lettered, so
+the caller may then acknowledge the batch's messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from archiver.batch import Batch, Record, Reject, assemble
+from archiver.retry import Backoff
+from archiver.sink import Rejected, Sink, TooLarge, Unavailable, describe
+
+logger = logging.getLogger(__name__)
+
+DeadLetter = Callable[[Reject], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """What one batch cost; logged as one key=value line."""
+
+    messages: int = 0
+    points: int = 0
+    bytes: int = 0
+    requests: int = 0
+    retries: int = 0
+    rejected: int = 0
+    dead_letters: int = 0
+    duration: float = 0.0
+
+    def log_line(self) -> str:
+        return (
+            f"batch messages={self.messages} points={self.points} bytes={self.bytes} "
+            f"requests={self.requests} retries={self.retries} rejected={self.rejected} "
+            f"dead_letters={self.dead_letters} duration={self.duration:.3f}s"
+        )
+
+
+class Delivery:
+    """Writes batches to a sink with retries, splitting and dead letters."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        dead_letter: DeadLetter,
+        max_points: int,
+        backoff: Backoff | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.sink = sink
+        self.dead_letter = dead_letter
+        self.max_points = max_points
+        self.backoff = backoff or Backoff()
+        self.sleep = sleep
+        self._waiting_for: str | None = None
+        self._waiting_subject = ""
+        self._waiting_since = 0.0
+        self._waiting_retries = 0
+
+    async def deliver(self, records: Sequence[Record]) -> BatchReport:
+        started = time.monotonic()
+        batch = assemble(records)
+        report = BatchReport(messages=batch.messages)
+        for start in range(0, len(batch.lines), self.max_points):
+            end = min(start + self.max_points, len(batch.lines))
+            await self._write_range(batch, start, end, report)
+        report.rejected = len(batch.rejects)
+        for reject in batch.rejects:
+            await self._send_dead_letter(reject)
+            report.dead_letters += 1
+        report.duration = time.monotonic() - started
+        if report.messages:
+            logger.info("%s", report.log_line())
+        return report
+
+    async def _write_range(self, batch: Batch, start: int, end: int, report: BatchReport) -> None:
+        pending = [(start, end)]
+        while pending:
+            low, high = pending.pop()
+            body = "".join(f"{line}\n" for line in batch.lines[low:high]).encode()
+            refusal = await self._write_until_answered(body, report)
+            if refusal is None:
+                report.points += high - low
+                report.bytes += len(body)
+            elif high - low == 1:
+                source = batch.sources[low]
+                batch.rejects.append(
+                    Reject(refusal, source.origin, source.key, batch.lines[low].encode())
+                )
+            else:
+                middle = (low + high) // 2
+                pending.extend([(middle, high), (low, middle)])
+
+    async def _write_until_answered(self, body: bytes, report: BatchReport) -> str | None:
+        """None once the body is written, else the server's refusal (400, 413, 422)."""
+        attempt = 0
+        while True:
+            report.requests += 1
+            try:
+                await self.sink.write(body)
+            except (Rejected, TooLarge) as exc:
+                self._recovered()
+                return str(exc)
+            except Unavailable as exc:
+                attempt += 1
+                report.retries += 1
+                self._waiting(self.sink.description, str(exc))
+                await self.sleep(self.backoff.delay(attempt, exc.retry_after))
+                continue
+            self._recovered()
+            return None
+
+    async def _send_dead_letter(self, reject: Reject) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self.dead_letter(reject)
+            except Exception as exc:  # the producer's errors vary; all mean "not yet"
+                attempt += 1
+                self._waiting("the dead-letter topic", describe(exc))
+                await self.sleep(self.backoff.delay(attempt))
+                continue
+            self._recovered()
+            return
+
+    def _waiting(self, subject: str, reason: str) -> None:
+        if self._waiting_for is None:
+            self._waiting_since = time.monotonic()
+            self._waiting_retries = 0
+        self._waiting_retries += 1
+        if reason != self._waiting_for:
+            logger.warning(
+                "waiting for %s: %s; retrying with backoff up to %gs (or as Retry-After "
+                "says); consumption is paused, nothing is dropped",
+                subject,
+                reason,
+                self.backoff.cap,
+            )
+            self._waiting_for = reason
+            self._waiting_subject = subject
+
+    def _recovered(self) -> None:
+        if self._waiting_for is not None:
+            logger.info(
+                "%s takes writes again after %d retries in %.1fs",
+                self._waiting_subject,
+                self._waiting_retries,
+                time.monotonic() - self._waiting_since,
+            )
+            self._waiting_for = None

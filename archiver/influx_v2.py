@@ -1,0 +1,83 @@
+"""The InfluxDB v2 write API (`POST /api/v2/write`) through influxdb-client.
+
+It serves InfluxDB 2.x, 3.x and 1.8+ (where the bucket is `database/rp` and
+the token `username:password`). Bodies are gzip-compressed here, at a level
+chosen for CPU, and sent with influxdb-client's generated WriteService; the
+client's own retries stay off, as the delivery loop owns retrying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import aiohttp
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.domain.write_precision import WritePrecision
+from influxdb_client.rest import ApiException
+from influxdb_client.service.write_service import WriteService
+
+from archiver.retry import parse_retry_after
+from archiver.sink import Rejected, Unavailable, classify, compress, describe
+from enginewatch.settings import Settings
+
+CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+# 2.x OSS requires an organization; 1.8 and Cloud ignore it ("-" by convention).
+NO_ORG = "-"
+
+
+class InfluxV2Sink:
+    """Writes line protocol to one bucket of an InfluxDB that speaks /api/v2/write."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.influx_url.rstrip("/")
+        self.bucket = settings.influx_bucket
+        self.org = settings.influx_org or NO_ORG
+        self.token = settings.influx_token.get_secret_value()
+        self.timeout_ms = int(settings.influx_timeout * 1000)
+        self.description = f"InfluxDB at {self.url} (bucket {self.bucket!r}, org {self.org!r})"
+        self._client: Any = None
+        self._service: Any = None
+
+    async def write(self, body: bytes) -> None:
+        try:
+            await self._write_service().post_write_async(
+                org=self.org,
+                bucket=self.bucket,
+                body=compress(body),
+                precision=WritePrecision.NS,
+                content_encoding="gzip",
+            )
+        except ApiException as exc:
+            if not exc.status:  # raised before any answer came
+                raise Unavailable(f"cannot write to {self.url}: {exc.reason}") from None
+            retry_after = parse_retry_after(exc.retry_after)
+            raise classify(exc.status, str(exc.message), retry_after, self.url) from None
+        except CONNECTION_ERRORS as exc:
+            raise Unavailable(f"cannot reach {self.url}: {describe(exc)}") from None
+
+    async def check(self) -> None:
+        """At start-up: the token is accepted and the organization and bucket exist.
+
+        InfluxDB checks those before it reads the body, then refuses an empty
+        one ("writing requires points"): so an empty write proves them and
+        writes nothing.
+        """
+        with contextlib.suppress(Rejected):
+            await self.write(b"")
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+            self._service = None
+
+    def _write_service(self) -> Any:
+        # The async client must be made inside the event loop that uses it.
+        if self._service is None:
+            self._client = InfluxDBClientAsync(
+                url=self.url, token=self.token, org=self.org, timeout=self.timeout_ms
+            )
+            self._service = WriteService(self._client.api_client)  # type: ignore[no-untyped-call]
+        return self._service

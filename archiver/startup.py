@@ -1,0 +1,101 @@
+"""Before consuming: which write API the server speaks, and whether it takes our writes.
+
+`auto` asks `/ping`: its X-Influxdb-Version header names the server. 1.x
+before 1.8 has only the v1 API; 1.8 and later, 2.x and 3.x serve
+/api/v2/write. While InfluxDB does not answer, start-up waits (nothing has been
+consumed yet); a refused token, a missing bucket or retention policy, or a
+server that cannot be told apart stops it with a clear message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
+
+import aiohttp
+
+from archiver.influx_v1 import CONNECTION_ERRORS, InfluxV1Sink
+from archiver.influx_v2 import InfluxV2Sink
+from archiver.retry import Backoff
+from archiver.sink import USER_AGENT, ConfigurationError, Refused, Unavailable, describe
+from enginewatch.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Api = Literal["v1", "v2"]
+Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
+
+_VERSION = re.compile(r"^\s*v?(\d+)\.(\d+)")
+
+
+def api_from_version(version: str | None) -> Api | None:
+    """The write API a server of this X-Influxdb-Version speaks, if it can be told."""
+    match = _VERSION.match(version or "")
+    if match is None:
+        return None
+    major, minor = int(match[1]), int(match[2])
+    return "v1" if (major, minor) < (1, 8) else "v2"
+
+
+def make_sink(api: Api, settings: Settings) -> InfluxV1Sink | InfluxV2Sink:
+    return InfluxV1Sink(settings) if api == "v1" else InfluxV2Sink(settings)
+
+
+async def prepare(
+    settings: Settings, backoff: Backoff | None = None, sleep: Sleep = asyncio.sleep
+) -> Api:
+    """The API to use, once the server answered and accepted an empty write."""
+    backoff = backoff or Backoff()
+    api: Api
+    if settings.influx_api == "auto":
+        version = await _wait(lambda: _ping_version(settings), backoff, sleep, settings)
+        detected = api_from_version(version)
+        if detected is None:
+            raise ConfigurationError(
+                f"cannot tell the InfluxDB API at {settings.influx_url} from /ping "
+                f"(X-Influxdb-Version: {version!r}); set ENGINEWATCH_INFLUX_API to v1 or v2"
+            )
+        api = detected
+        logger.info("InfluxDB %s at %s: using the %s write API", version, settings.influx_url, api)
+    else:
+        api = settings.influx_api
+    sink = make_sink(api, settings)
+    try:
+        await _wait(sink.check, backoff, sleep, settings)
+    finally:
+        await sink.close()
+    return api
+
+
+async def _wait(
+    attempt: Callable[[], Awaitable[T]], backoff: Backoff, sleep: Sleep, settings: Settings
+) -> T:
+    retries = 0
+    while True:
+        try:
+            return await attempt()
+        except Refused as exc:
+            raise ConfigurationError(str(exc)) from None
+        except Unavailable as exc:
+            retries += 1
+            if retries == 1:
+                logger.warning("waiting for InfluxDB at %s: %s", settings.influx_url, exc)
+            await sleep(backoff.delay(retries, exc.retry_after))
+
+
+async def _ping_version(settings: Settings) -> str | None:
+    url = f"{settings.influx_url.rstrip('/')}/ping"
+    timeout = aiohttp.ClientTimeout(total=settings.influx_timeout)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": USER_AGENT}) as session,
+            session.get(url) as response,
+        ):
+            await response.read()
+            return response.headers.get("X-Influxdb-Version")
+    except CONNECTION_ERRORS as exc:
+        raise Unavailable(f"cannot reach {url}: {describe(exc)}") from None

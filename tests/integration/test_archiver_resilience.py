@@ -1,0 +1,143 @@
+"""At-least-once delivery: InfluxDB stopped mid-stream, the archiver SIGKILLed mid-batch.
+
+Both stop a private influxd (same binary and configuration template as the
+shared one, on other ports, its data under the test's directory), never the
+shared server. While InfluxDB is down, the archiver holds its batch
+unacknowledged: the committed offsets must not pass what InfluxDB took.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from enginewatch.points import Point
+from tests.support import archive, kafka
+from tests.support.archiver_kafka import committed
+from tests.support.influxd import PrivateInfluxd
+from tests.support.workers import Worker, base_env
+
+DATABASE = "enginewatch_resilience"
+FIRST, SECOND = 200, 300
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.3)
+    return condition()
+
+
+@pytest.fixture
+def influxd(tmp_path: Path) -> Iterator[PrivateInfluxd]:
+    server = PrivateInfluxd(tmp_path / "influxd")
+    server.start()
+    yield server
+    server.stop()
+
+
+class Scenario:
+    """A topic, an archiver environment aimed at the private influxd, and checks."""
+
+    def __init__(
+        self, influxd: PrivateInfluxd, unique: Callable[[str], str], tmp_path: Path
+    ) -> None:
+        self.influxd = influxd
+        self.topic = unique("archive")
+        app_id = unique("app")
+        self.group = f"{app_id}-archiver"
+        kafka.create_topic(self.topic, partitions=2)
+        self.env = base_env(
+            app_id,
+            archive_topic=self.topic,
+            dead_letter_topic=unique("dead"),
+            influx_url=influxd.url,
+            influx_bucket=DATABASE,
+            batch_points="50",
+            batch_seconds="0.2",
+        )
+        self.env.update(
+            APP_DATADIR=str(tmp_path / "faust"),
+            # A SIGKILLed member leaves the group after this, not after Faust's 60 s.
+            BROKER_SESSION_TIMEOUT="6",
+            BROKER_HEARTBEAT_INTERVAL="1",
+            # Faust commits acknowledged offsets this often (default 2.8 s), so a
+            # wrongly acknowledged batch would show up in the committed offsets soon.
+            BROKER_COMMIT_INTERVAL="0.2",
+        )
+        self.first = archive.sample_messages(FIRST)
+        self.second = archive.sample_messages(SECOND, start=FIRST)
+
+    def points(self, *message_lists: list[list[Point]]) -> set[archive.PointKey]:
+        return archive.keys_of(
+            p for messages in message_lists for points in messages for p in points
+        )
+
+    def written(self) -> int:
+        return archive.count_in(self.influxd.url, DATABASE)
+
+    def assert_all_written_once(self) -> None:
+        expected = self.points(self.first, self.second)
+        assert wait_until(lambda: self.written() >= len(expected))
+        found = archive.points_in(self.influxd.url, DATABASE)
+        assert len(found) == len(expected)
+        assert set(found) == expected
+        # The committed offsets catch up once everything is written.
+        assert wait_until(lambda: committed(self.group, self.topic) == FIRST + SECOND)
+
+    def run_until_influxdb_is_gone(self, start: Callable[[], Worker]) -> Worker:
+        """First half written; influxd stopped; second half consumed and held."""
+        archive.produce_messages(self.topic, self.first)
+        worker = start()
+        assert wait_until(lambda: self.written() >= len(self.points(self.first)))
+        self.influxd.stop()
+        archive.produce_messages(self.topic, self.second, first_offset=FIRST)
+        assert wait_until(lambda: "waiting for InfluxDB" in worker.log())
+        self.assert_nothing_more_committed()
+        return worker
+
+    def assert_nothing_more_committed(self) -> None:
+        """Nothing past what InfluxDB acknowledged is committed, given many commit intervals."""
+        assert not wait_until(lambda: committed(self.group, self.topic) > FIRST, timeout=3.0)
+
+
+def test_influxdb_stopped_mid_stream_and_restarted(
+    workers: Callable[..., Worker],
+    unique: Callable[[str], str],
+    influxd: PrivateInfluxd,
+    tmp_path: Path,
+) -> None:
+    scenario = Scenario(influxd, unique, tmp_path)
+    worker = scenario.run_until_influxdb_is_gone(
+        lambda: workers(["archiver", "-l", "info"], scenario.env, name="archiver")
+    )
+    log_lines = worker.log().count("waiting for InfluxDB")
+    influxd.start()
+    scenario.assert_all_written_once()
+    log = worker.log()
+    assert "takes writes again after" in log
+    # One line said what it waits for; retries did not log one each.
+    assert log.count("waiting for InfluxDB") == log_lines == 1
+    assert worker.running()
+
+
+def test_archiver_killed_mid_batch_and_restarted(
+    workers: Callable[..., Worker],
+    unique: Callable[[str], str],
+    influxd: PrivateInfluxd,
+    tmp_path: Path,
+) -> None:
+    scenario = Scenario(influxd, unique, tmp_path)
+    first = scenario.run_until_influxdb_is_gone(
+        lambda: workers(["archiver", "-l", "info"], scenario.env, name="archiver")
+    )
+    first.kill()  # SIGKILL while its batch waits for InfluxDB, unacknowledged
+    scenario.assert_nothing_more_committed()
+    influxd.start()
+    workers(["archiver", "-l", "info"], scenario.env, name="archiver-again")
+    scenario.assert_all_written_once()

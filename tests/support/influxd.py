@@ -1,0 +1,106 @@
+"""A private InfluxDB 1.x for tests that stop and restart it.
+
+It runs the same influxd with the same configuration template as
+services/local.sh, on free ports and with its data under the test's own
+directory, so stopping it never touches the shared server on 8086.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.support.services import ROOT
+
+TEMPLATE = ROOT / "services" / "influxdb" / "influxdb.conf"
+SHARED_HTTP = "127.0.0.1:8086"
+SHARED_RPC = "127.0.0.1:8088"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class PrivateInfluxd:
+    """`start()`, `stop()`, `start()` again: the data directory stays."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.rpc_port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = directory / "influxdb" / "influxdb.conf"
+        self.log_path = directory / "influxd.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.config.parent.mkdir(parents=True, exist_ok=True)
+        text = TEMPLATE.read_text().replace("@RUN@", str(self.directory))
+        text = text.replace(SHARED_HTTP, f"127.0.0.1:{self.port}")
+        text = text.replace(SHARED_RPC, f"127.0.0.1:{self.rpc_port}")
+        assert str(self.port) in text
+        assert str(self.rpc_port) in text
+        self.config.write_text(text)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                ["influxd", "-config", str(self.config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while not self._answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"private influxd did not start; see {self.log_path}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    def _answers(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/ping", timeout=1).status_code == 204
+        except requests.RequestException:
+            return False
+
+    def rows(self, database: str, influxql: str) -> list[dict[str, Any]]:
+        """A query's rows as dicts (columns by name, plus `_measurement`)."""
+        response = requests.get(
+            f"{self.url}/query",
+            params={"db": database, "q": influxql, "epoch": "ns"},
+            timeout=30,
+        )
+        response.raise_for_status()
+        result = response.json()["results"][0]
+        if "error" in result:
+            raise RuntimeError(result["error"])
+        out = []
+        for series in result.get("series", []):
+            for values in series["values"]:
+                row = dict(zip(series["columns"], values, strict=True))
+                row["_measurement"] = series["name"]
+                out.append(row)
+        return out
+
+    def count(self, database: str, measurement: str) -> int:
+        try:
+            return len(self.rows(database, f'SELECT * FROM "{measurement}"'))
+        except (RuntimeError, requests.RequestException):
+            return 0

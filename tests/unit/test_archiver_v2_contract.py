@@ -1,0 +1,251 @@
+"""The v2 sink against a local server answering as InfluxDB 2's /api/v2/write is documented to.
+
+Every request is checked: method, path, query, headers and the gzip body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from archiver.batch import Record, Reject
+from archiver.delivery import BatchReport, Delivery
+from archiver.influx_v2 import InfluxV2Sink
+from archiver.lineprotocol import encode_point
+from archiver.retry import Backoff
+from archiver.sink import ConfigurationError, Unavailable
+from archiver.startup import prepare
+from enginewatch.points import Origin, Point, encode_archive
+from enginewatch.settings import Settings
+from tests.support.influx2 import Answer, FakeInfluxV2, Request
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture
+def server() -> Iterator[FakeInfluxV2]:
+    with FakeInfluxV2(token=TOKEN, org="acme", bucket="metrics") as fake:
+        yield fake
+
+
+def settings_for(url: str, **overrides: str) -> Settings:
+    values: dict[str, object] = {
+        "influx_url": url,
+        "influx_api": "v2",
+        "influx_org": "acme",
+        "influx_bucket": "metrics",
+        "influx_token": SecretStr(TOKEN),
+        "influx_timeout": 5.0,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+def points(n: int, poison: set[int] = frozenset()) -> list[Point]:  # type: ignore[assignment]
+    return [
+        Point(
+            "records",
+            {"engine": f"e-{i % 2}", "model": "fraud model, v=2"},
+            {"count": float(i), "note": "poison" if i in poison else "ok"},
+            1_700_000_000_000_000_000 + i,
+        )
+        for i in range(n)
+    ]
+
+
+class Run:
+    """A Delivery over the v2 sink; sleeps are recorded, not slept."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.sink = InfluxV2Sink(settings)
+        self.sleeps: list[float] = []
+        self.dead_letters: list[Reject] = []
+
+    async def _sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    async def _dead_letter(self, reject: Reject) -> None:
+        self.dead_letters.append(reject)
+
+    def deliver(self, batch: list[Point], max_points: int = 5000) -> BatchReport:
+        async def go() -> BatchReport:
+            delivery = Delivery(
+                self.sink, self._dead_letter, max_points, Backoff(0.5, 30.0), self._sleep
+            )
+            try:
+                return await delivery.deliver(
+                    [
+                        Record(b"e", encode_archive([p]), Origin("archive", 0, i))
+                        for i, p in enumerate(batch)
+                    ]
+                )
+            finally:
+                await self.sink.close()
+
+        return asyncio.run(go())
+
+
+def assert_write_request(request: Request) -> list[str]:
+    """The request is what InfluxDB 2 documents for a gzip write; returns its lines."""
+    assert request.method == "POST"
+    assert request.path == "/api/v2/write"
+    assert request.query == {"org": ["acme"], "bucket": ["metrics"], "precision": ["ns"]}
+    assert request.headers["authorization"] == f"Token {TOKEN}"
+    assert request.headers["content-encoding"] == "gzip"
+    # influxdb-client's WriteService always sends text/plain (line protocol is UTF-8).
+    assert request.headers["content-type"].startswith("text/plain")
+    assert request.raw_body[:2] == b"\x1f\x8b"
+    assert request.body is not None
+    assert gzip.decompress(request.raw_body) == request.body
+    assert request.body == b"" or request.body.endswith(b"\n")
+    return request.lines
+
+
+def test_a_batch_is_one_gzip_post_and_answered_204(server: FakeInfluxV2) -> None:
+    batch = points(10)
+    report = Run(settings_for(server.url)).deliver(batch)
+    (request,) = server.writes
+    assert assert_write_request(request) == [encode_point(p) for p in batch]
+    assert server.written == [encode_point(p) for p in batch]
+    assert report.points == 10
+    assert report.retries == 0
+
+
+def test_start_up_detects_v2_from_ping_and_checks_with_an_empty_write(
+    server: FakeInfluxV2,
+) -> None:
+    api = asyncio.run(prepare(settings_for(server.url, influx_api="auto")))
+    assert api == "v2"
+    ping, probe = server.requests
+    assert (ping.method, ping.path) == ("GET", "/ping")
+    assert assert_write_request(probe) == []
+    assert server.written == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"influx_token": SecretStr("wrong")},
+            "401 .*unauthorized access.*ENGINEWATCH_INFLUX_TOKEN",
+        ),
+        ({"influx_bucket": "nope"}, '404 .*bucket "nope" not found.*ENGINEWATCH_INFLUX_BUCKET'),
+        ({"influx_org": "other"}, '404 .*organization name "other" not found'),
+    ],
+)
+def test_start_up_stops_on_a_bad_token_bucket_or_org(
+    server: FakeInfluxV2, overrides: dict[str, object], expected: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=expected):
+        asyncio.run(prepare(settings_for(server.url, **overrides)))  # type: ignore[arg-type]
+    assert server.written == []
+
+
+def test_400_the_malformed_point_is_isolated_and_the_rest_written(server: FakeInfluxV2) -> None:
+    server.malformed = lambda line: "invalid field format" if "poison" in line else None
+    batch = points(16, poison={11})
+    run = Run(settings_for(server.url))
+    report = run.deliver(batch)
+    for request in server.writes:
+        assert_write_request(request)
+    good = [encode_point(p) for i, p in enumerate(batch) if i != 11]
+    assert sorted(server.written) == sorted(good)
+    (reject,) = run.dead_letters
+    assert reject.value == encode_point(batch[11]).encode()
+    assert reject.error == f"unable to parse '{encode_point(batch[11])}': invalid field format"
+    assert (reject.origin.offset, report.dead_letters, report.points) == (11, 1, 15)
+
+
+def test_422_partial_write_dead_letters_the_dropped_points(server: FakeInfluxV2) -> None:
+    server.unprocessable = lambda line: (
+        'field type conflict: input field "note" on measurement "records" is type string, '
+        "already exists as type float"
+        if "poison" in line
+        else None
+    )
+    batch = points(20, poison={3, 17})
+    run = Run(settings_for(server.url))
+    run.deliver(batch)
+    for request in server.writes:
+        assert_write_request(request)
+    assert set(server.written) == {encode_point(p) for i, p in enumerate(batch) if i not in (3, 17)}
+    assert sorted(r.origin.offset for r in run.dead_letters) == [3, 17]
+    for reject in run.dead_letters:
+        assert reject.error.startswith("failure writing points to database: partial write: ")
+        assert "field type conflict" in reject.error
+        assert reject.error.endswith("dropped=1")
+
+
+def test_413_splits_the_batch_until_the_server_takes_it(server: FakeInfluxV2) -> None:
+    batch = points(40)
+    server.max_body_bytes = 1000
+    run = Run(settings_for(server.url))
+    report = run.deliver(batch)
+    accepted = [r for r in server.writes if r.body is not None and len(r.body) <= 1000]
+    assert len(server.writes) > len(accepted) > 1
+    for request in server.writes:
+        assert_write_request(request)
+    assert server.written == [encode_point(p) for p in batch]
+    assert run.dead_letters == []
+    assert report.points == 40
+
+
+def test_429_waits_as_long_as_retry_after_says(server: FakeInfluxV2) -> None:
+    server.answer_next(
+        Answer(429, {"code": "too many requests", "message": "slow down"}, {"Retry-After": "3"})
+    )
+    batch = points(5)
+    run = Run(settings_for(server.url))
+    report = run.deliver(batch)
+    first, second = server.writes
+    assert assert_write_request(first) == assert_write_request(second)
+    assert run.sleeps == [3.0]
+    assert server.written == [encode_point(p) for p in batch]
+    assert report.retries == 1
+
+
+def test_503_is_retried_with_retry_after_then_backoff(server: FakeInfluxV2) -> None:
+    server.answer_next(
+        Answer(503, {"code": "unavailable", "message": "busy"}, {"Retry-After": "2"}),
+        Answer(503, {"code": "unavailable", "message": "busy"}),
+    )
+    batch = points(5)
+    run = Run(settings_for(server.url))
+    run.deliver(batch)
+    assert len(server.writes) == 3
+    for request in server.writes:
+        assert_write_request(request)
+    assert run.sleeps[0] == 2.0
+    assert 0.5 <= run.sleeps[1] <= 1.0
+    assert server.written == [encode_point(p) for p in batch]
+
+
+def test_a_token_refused_while_running_is_waited_out(server: FakeInfluxV2) -> None:
+    server.answer_next(Answer(401, {"code": "unauthorized", "message": "unauthorized access"}))
+    run = Run(settings_for(server.url))
+    run.deliver(points(2))
+    assert len(server.writes) == 2
+    assert len(run.sleeps) == 1
+    assert len(server.written) == 2
+    assert run.dead_letters == []
+
+
+def test_no_server_at_all_is_unavailable() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sink = InfluxV2Sink(settings_for(f"http://127.0.0.1:{port}"))
+
+    async def write() -> None:
+        try:
+            await sink.write(b"m f=1.0 1\n")
+        finally:
+            await sink.close()
+
+    with pytest.raises(Unavailable, match="cannot reach"):
+        asyncio.run(write())
