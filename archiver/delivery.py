@@ -6,7 +6,8 @@ For each request of at most `max_points` lines:
   long as it takes. The caller has not acknowledged the batch's messages, so
   consumption waits and Kafka keeps everything: lag grows, nothing is dropped;
 - TooLarge or Rejected: split the request in halves and write each; a single
-  line that is still refused is dead-lettered with the server's message.
+  line that is still refused is dead-lettered with the server's message (so
+  are all lines of a request InfluxDB says it dropped entirely, `dropped=N`).
   Halves that were partly written before are simply written again: a point
   written twice is one row, as its measurement, tags and time are its own.
 
@@ -99,16 +100,22 @@ class Delivery:
             if refusal is None:
                 report.points += high - low
                 report.bytes += len(body)
-            elif high - low == 1:
-                source = batch.sources[low]
-                batch.rejects.append(
-                    Reject(refusal, source.origin, source.key, batch.lines[low].encode())
-                )
+            elif high - low == 1 or (
+                isinstance(refusal, Rejected) and refusal.dropped == high - low
+            ):
+                # One point, or InfluxDB says it dropped them all: nothing to isolate.
+                for index in range(low, high):
+                    source = batch.sources[index]
+                    batch.rejects.append(
+                        Reject(str(refusal), source.origin, source.key, batch.lines[index].encode())
+                    )
             else:
                 middle = (low + high) // 2
                 pending.extend([(middle, high), (low, middle)])
 
-    async def _write_until_answered(self, body: bytes, report: BatchReport) -> str | None:
+    async def _write_until_answered(
+        self, body: bytes, report: BatchReport
+    ) -> Rejected | TooLarge | None:
         """None once the body is written, else the server's refusal (400, 413, 422)."""
         attempt = 0
         while True:
@@ -117,7 +124,7 @@ class Delivery:
                 await self.sink.write(body)
             except (Rejected, TooLarge) as exc:
                 self._recovered()
-                return str(exc)
+                return exc
             except Unavailable as exc:
                 attempt += 1
                 report.retries += 1

@@ -15,11 +15,13 @@ how a write failed with one of three exceptions, and the delivery loop
 from __future__ import annotations
 
 import gzip
+import re
 from typing import Protocol
 
 # Fast and still ~10x smaller on line protocol; level 9 costs far more CPU for little.
 GZIP_LEVEL = 5
 USER_AGENT = "enginewatch-archiver"
+_DROPPED = re.compile(r"\bdropped=(\d+)\s*$")
 
 
 class Sink(Protocol):
@@ -57,7 +59,16 @@ class TooLarge(SinkError):
 
 
 class Rejected(SinkError):
-    """The server refused some points of the body (InfluxDB's message says why)."""
+    """The server refused some points of the body (InfluxDB's message says why).
+
+    `dropped` is how many points InfluxDB says it dropped (its partial-write
+    messages end in `dropped=N`), when it says so.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        match = _DROPPED.search(message)
+        self.dropped = int(match[1]) if match else None
 
 
 class ConfigurationError(Exception):

@@ -146,6 +146,25 @@ def test_a_field_type_conflict_is_dead_lettered_and_the_rest_of_its_batch_writte
     assert report.requests < 20  # bisection, not a request per point
 
 
+def test_points_beyond_the_retention_policy_are_dead_lettered_in_one_request(
+    database: str,
+) -> None:
+    requests.post(
+        f"{INFLUX_URL}/query",
+        params={"q": f'CREATE DATABASE "{database}" WITH DURATION 1h'},
+        timeout=30,
+    ).raise_for_status()
+    old = [
+        Point("sensor", {"engine": "e", "model": "m"}, {"value": 1.0}, T0 + i) for i in range(30)
+    ]
+    report, dead_letters = deliver(database, old)
+    assert report.requests == 1
+    assert len(dead_letters) == 30
+    assert {r.error for r in dead_letters} == {
+        "partial write: points beyond retention policy dropped=30"
+    }
+
+
 def test_a_database_dropped_while_running_is_created_again(database: str) -> None:
     first = Point("sensor", {"engine": "e", "model": "m", "tap": "t"}, {"value": 1.0}, T0)
     deliver(database, [first])

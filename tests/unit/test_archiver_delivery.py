@@ -177,6 +177,20 @@ def test_bisection_isolates_the_rejected_points_and_writes_the_rest() -> None:
     assert report.requests <= 1 + 2 * 2 * math.ceil(math.log2(64))
 
 
+def test_a_request_dropped_entirely_is_dead_lettered_without_bisection() -> None:
+    def refuse(lines: list[str]) -> SinkError | None:
+        return Rejected(f"partial write: points beyond retention policy dropped={len(lines)}")
+
+    points = [make_point(i) for i in range(64)]
+    harness = Harness(ScriptedSink(refuse))
+    report = harness.deliver(records([points]))
+    assert report.requests == 1
+    assert [r.value for r in harness.dead_letters] == [line.encode() for line in lines_of(points)]
+    assert {r.error for r in harness.dead_letters} == {
+        "partial write: points beyond retention policy dropped=64"
+    }
+
+
 def test_messages_that_are_not_archive_messages_are_dead_lettered_whole() -> None:
     good = make_point(1)
     batch = [
