@@ -12,7 +12,6 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import requests
 
@@ -79,28 +78,3 @@ class PrivateInfluxd:
             return requests.get(f"{self.url}/ping", timeout=1).status_code == 204
         except requests.RequestException:
             return False
-
-    def rows(self, database: str, influxql: str) -> list[dict[str, Any]]:
-        """A query's rows as dicts (columns by name, plus `_measurement`)."""
-        response = requests.get(
-            f"{self.url}/query",
-            params={"db": database, "q": influxql, "epoch": "ns"},
-            timeout=30,
-        )
-        response.raise_for_status()
-        result = response.json()["results"][0]
-        if "error" in result:
-            raise RuntimeError(result["error"])
-        out = []
-        for series in result.get("series", []):
-            for values in series["values"]:
-                row = dict(zip(series["columns"], values, strict=True))
-                row["_measurement"] = series["name"]
-                out.append(row)
-        return out
-
-    def count(self, database: str, measurement: str) -> int:
-        try:
-            return len(self.rows(database, f'SELECT * FROM "{measurement}"'))
-        except (RuntimeError, requests.RequestException):
-            return 0
