@@ -6,6 +6,7 @@ import asyncio
 import itertools
 from typing import Any
 
+import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from archiver.batch import Record, Reject
 from archiver.delivery import BatchReport, Delivery
 from archiver.influx_v1 import InfluxV1Sink
 from archiver.lineprotocol import LineProtocolError, encode_point
+from archiver.sink import ConfigurationError
 from archiver.startup import prepare
 from enginewatch.points import Origin, Point, encode_archive
 from enginewatch.settings import Settings
@@ -69,6 +71,11 @@ def test_start_up_detects_v1_and_creates_the_database(database: str) -> None:
     assert asyncio.run(prepare(settings_for(database))) == "v1"
     databases = influx.query("", "SHOW DATABASES")[0]["values"]
     assert [database] in databases
+
+
+def test_start_up_stops_on_a_missing_retention_policy(database: str) -> None:
+    with pytest.raises(ConfigurationError, match="retention policy not found: nope"):
+        asyncio.run(prepare(settings_for(f"{database}/nope")))
 
 
 def test_points_read_back_exactly_with_their_field_types(database: str) -> None:
