@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.support.services import KAFKA
@@ -69,22 +69,18 @@ def consume(topic: str, count: int, timeout: float = 60.0, settle: float = 0.0) 
 
     async def _consume() -> list[Record]:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False
+            bootstrap_servers=BOOTSTRAP,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            metadata_max_age_ms=1000,  # notice a topic created after the start soon
         )
         await consumer.start()
         records: list[Record] = []
         try:
             deadline = time.monotonic() + timeout
-            partitions: set[int] | None = None
-            while partitions is None and time.monotonic() < deadline:
-                # topics() refreshes the metadata, so a topic created meanwhile shows up.
-                if topic in await consumer.topics():
-                    partitions = consumer.partitions_for_topic(topic) or None
-                if partitions is None:
-                    await asyncio.sleep(0.2)
-            if partitions is None:
-                return records
-            consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+            # Without a group id, aiokafka assigns every partition of the topic,
+            # also when the topic is created after the consumer started.
+            consumer.subscribe([topic])
             settle_until: float | None = None
             while time.monotonic() < deadline:
                 if len(records) >= count and settle_until is None:

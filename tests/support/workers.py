@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tests.support.services import BROKER_URL, INFLUX_URL, ROOT
+from tests.support.services import BROKER_URL, INFLUX_URL
 
 
 def enginewatch_command() -> list[str]:
@@ -32,7 +32,8 @@ class Worker:
         self.process = subprocess.Popen(
             [*enginewatch_command(), *self.args],
             env=environ,
-            cwd=ROOT,
+            # Faust keeps an `{app id}-data` folder in its working directory.
+            cwd=self.log_path.parent,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
