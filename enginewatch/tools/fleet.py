@@ -22,6 +22,8 @@ publish `rate` notifications per simulated second.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import random
 import uuid
@@ -156,7 +158,7 @@ def build_fleet(engines: int, seed: int) -> list[Engine]:
                 memory_base=rng.randrange(250, 1800) * 1024 * 1024,
                 memory_as_list=rng.random() < 0.5,
                 rejects_as_list=rng.random() < 0.5,
-                phase=rng.uniform(0.0, 0.8),
+                phase=rng.uniform(0.0, 0.6),
             )
         )
     return fleet
@@ -180,20 +182,31 @@ def notifications(config: FleetConfig) -> Iterator[Notification]:
     start_us = _epoch_us(config.start)
     end_us = None if config.duration is None else start_us + round(config.duration * 1e6)
     round_us = config.round_us
+    # Messages wait in a heap until no later round can send anything earlier:
+    # nothing of round n+1 comes before its start. The sequence number keeps
+    # ties in a fixed order.
+    pending: list[tuple[int, int, Notification]] = []
+    sequence = itertools.count()
     number = 0
     while True:
         round_start = start_us + number * round_us
         if end_us is not None and round_start >= end_us:
-            return
-        batch: list[Notification] = []
+            break
         for sim in sims:
-            batch.extend(sim.round(number, round_start, round_us))
-        batch.sort()  # stable: an engine's own messages keep their order on ties
-        for item in batch:
+            for item in sim.round(number, round_start, round_us):
+                heapq.heappush(pending, (item.time_us, next(sequence), item))
+        next_round = round_start + round_us
+        while pending and pending[0][0] < next_round:
+            item = heapq.heappop(pending)[2]
             if end_us is not None and item.time_us >= end_us:
                 return
             yield item
         number += 1
+    while pending:
+        item = heapq.heappop(pending)[2]
+        if end_us is not None and item.time_us >= end_us:
+            return
+        yield item
 
 
 def _epoch_us(moment: datetime) -> int:
@@ -214,20 +227,22 @@ class _EngineSim:
         self.rounds_left = 0  # of the current error or pause
         self.memory = float(engine.memory_base)
         self.scored = 0
+        self.last_us = 0  # time of its last message: an engine's times strictly increase
 
     def round(self, number: int, round_start: int, round_us: int) -> list[Notification]:
         """This engine's messages for one round, in the order it sends them."""
         rng, src = self.rng, self.engine.src
-        base = round_start + int(self.engine.phase * round_us)
-        spread = max(1, round_us // 5)
+        # The engine sends its messages of a round in a burst, from its phase
+        # on, each at least a microsecond after the one before: no two share a
+        # time, so none overwrites another in InfluxDB.
+        step = max(1, round_us // 100)
+        self.last_us = max(self.last_us, round_start + int(self.engine.phase * round_us))
         out: list[Notification] = []
-        cursor = base
 
         def emit(kind: str, **fields: Any) -> None:
-            nonlocal cursor
-            cursor = min(cursor + rng.randrange(spread // 20 + 1), base + spread)
-            message = {"type": kind, "timestamp": rfc3339(cursor), "src": src, **fields}
-            out.append(Notification(cursor, src, orjson.dumps(message)))
+            self.last_us += rng.randint(1, step)
+            message = {"type": kind, "timestamp": rfc3339(self.last_us), "src": src, **fields}
+            out.append(Notification(self.last_us, src, orjson.dumps(message)))
 
         if self.state == "starting":
             self._boot(emit, reload=False)

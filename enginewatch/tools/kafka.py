@@ -8,7 +8,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, for_code
 
@@ -147,3 +147,32 @@ class Sender:
         failure = SendFailure(label, f"{type(exc).__name__}: {exc}")
         self.failures.append(failure)
         logger.error("%s not sent: %s", label, failure.error)
+
+
+async def topic_size(bootstrap: str, topic: str) -> int:
+    """Messages the topic holds now (0 when it does not exist)."""
+    partitions = await topic_partitions(bootstrap, topic)
+    if not partitions:
+        return 0
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        assigned = [TopicPartition(topic, p) for p in partitions]
+        first = await consumer.beginning_offsets(assigned)
+        last = await consumer.end_offsets(assigned)
+    finally:
+        await consumer.stop()
+    return sum(last[tp] - first[tp] for tp in assigned)
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix`; their names."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+    return doomed

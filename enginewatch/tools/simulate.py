@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.map_out is not None:
         write_engine_map(args.map_out, engine_map(build_fleet(config.engines, config.seed)))
-        print(f"engine map for {config.engines} engine(s) written to {args.map_out}", file=sys.stderr)
+        print(f"engine map of {config.engines} engine(s) in {args.map_out}", file=sys.stderr)
     messages = notifications(config)
     if args.output is not None:
         count = write_recording(args.output, messages)

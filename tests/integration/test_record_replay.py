@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+import pytest
 
 from enginewatch.deadletters import original_value
 from enginewatch.tools.kafka import topic_partitions
@@ -19,19 +20,10 @@ from tests.support.workers import Worker, base_env, enginewatch_command
 
 Unique = Callable[[str], str]
 
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"
 # Valid messages and everything a topic may hold that is not one.
-LINES = [
-    b'{"type":"log","src":"e-1","timestamp":"2024-05-01T12:00:00.000001Z","level":64,"text":"hi"}',
-    b"not json at all",
-    b"\xff\xfe\x00 not UTF-8",
-    b"",
-    b'{"src": "e-2", "type": "model-console", "text": "\\u00e9t\\u00e9 \xc3\xa9t\xc3\xa9"}\r',
-    b'["a", "JSON", "array"]',
-    b'{"src": 42, "type": "log"}',
-    b'{"type":"engine-state","src":"e-1","timestamp":"2024-05-01T12:00:01.5Z","state":"running"}',
-    b"   ",
-    b'{"src":"e-3"',
-]
+INVALID = RECORDINGS / "invalid-lines.jsonl"
+LINES = INVALID.read_bytes().split(b"\n")[:-1]
 
 
 def enginewatch(
@@ -48,30 +40,31 @@ def enginewatch(
     )
 
 
-def write_recording(path: Path, lines: list[bytes]) -> bytes:
-    data = b"".join(line + b"\n" for line in lines)
-    path.write_bytes(data)
-    return data
-
-
-def test_round_trip_is_byte_exact(tmp_path: Path, unique: Unique) -> None:
+@pytest.mark.parametrize("recording", sorted(RECORDINGS.glob("*.jsonl")), ids=lambda p: p.name)
+def test_round_trip_is_byte_exact(recording: Path, tmp_path: Path, unique: Unique) -> None:
+    """Every recording of tests/recordings, replayed and recorded again, is the same file."""
     env = base_env(unique("app"))
     topic = unique("rt")
-    original = write_recording(tmp_path / "in.jsonl", LINES)
+    original = recording.read_bytes()
+    lines = original.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # the line feed ending the last line
+    else:
+        original += b"\n"  # a recording always ends its last line
 
-    replay = enginewatch("replay", str(tmp_path / "in.jsonl"), "--topic", topic, env=env)
+    replay = enginewatch("replay", str(recording), "--topic", topic, env=env)
     assert replay.returncode == 0, replay.stderr
-    assert f"replayed {len(LINES)} message(s)" in replay.stderr
+    assert f"replayed {len(lines):,} message(s)" in replay.stderr
 
+    out = tmp_path / "out.jsonl"
     record = enginewatch(
-        "record", topic, str(tmp_path / "out.jsonl"), "--from", "beginning",
-        "--count", str(len(LINES)), env=env,
-    )  # fmt: skip
+        "record", topic, str(out), "--from", "beginning", "--count", str(len(lines)), env=env
+    )
     assert record.returncode == 0, record.stderr
-    assert (tmp_path / "out.jsonl").read_bytes() == original
+    assert out.read_bytes() == original
     # What went over the wire is the lines themselves, unkeyed, in order.
-    records = consume(topic, len(LINES))
-    assert [r.value for r in records] == LINES
+    records = consume(topic, len(lines))
+    assert [r.value for r in records] == lines
     assert {r.key for r in records} == {None}
 
 
@@ -97,10 +90,8 @@ def test_replay_twice_and_record_until_idle(tmp_path: Path, unique: Unique) -> N
 def test_key_src_keys_by_engine_and_null_when_unparsable(tmp_path: Path, unique: Unique) -> None:
     env = base_env(unique("app"))
     topic = unique("keys")
-    write_recording(tmp_path / "in.jsonl", LINES)
-
     replay = enginewatch(
-        "replay", str(tmp_path / "in.jsonl"), "--topic", topic, "--key", "src",
+        "replay", str(INVALID), "--topic", topic, "--key", "src",
         "--partitions", "3", env=env,
     )  # fmt: skip
     assert replay.returncode == 0, replay.stderr
@@ -127,14 +118,29 @@ def test_key_src_keys_by_engine_and_null_when_unparsable(tmp_path: Path, unique:
     assert [r.value for r in e1] == [LINES[0], LINES[7]]
 
 
+def test_fleet_recording_keyed_in_original_timing(unique: Unique) -> None:
+    """Keyed by engine, every engine's notifications keep their order, whatever the partition."""
+    env = base_env(unique("app"))
+    topic = unique("fleet")
+    lines = (RECORDINGS / "fleet-3-engines.jsonl").read_bytes().splitlines()
+    replay = enginewatch(
+        "replay", str(RECORDINGS / "fleet-3-engines.jsonl"), "--topic", topic, "--key", "src",
+        "--timing", "original", "--speed", "50", "--partitions", "3", env=env,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stderr
+    records = consume(topic, len(lines), settle=1.0)
+    assert sorted(r.value or b"" for r in records) == sorted(lines)
+    for src in {orjson.loads(line)["src"] for line in lines}:
+        mine = [r for r in records if r.key == src.encode()]
+        assert len({r.partition for r in mine}) == 1
+        assert [r.value for r in mine] == [v for v in lines if orjson.loads(v)["src"] == src]
+
+
 def test_existing_topic_keeps_its_partitions(tmp_path: Path, unique: Unique) -> None:
     env = base_env(unique("app"))
     topic = unique("existing")
     create_topic(topic, partitions=2)
-    write_recording(tmp_path / "in.jsonl", LINES[:2])
-    replay = enginewatch(
-        "replay", str(tmp_path / "in.jsonl"), "--topic", topic, "--partitions", "5", env=env
-    )
+    replay = enginewatch("replay", str(INVALID), "--topic", topic, "--partitions", "5", env=env)
     assert replay.returncode == 0, replay.stderr
     assert "exists with 2 partition(s)" in replay.stderr
 
@@ -143,13 +149,12 @@ def test_original_timing_and_fixed_rate_send_everything_in_order(
     tmp_path: Path, unique: Unique
 ) -> None:
     env = base_env(unique("app"))
-    write_recording(tmp_path / "in.jsonl", LINES)
     for name, args in (
         ("timing", ["--timing", "original", "--speed", "4"]),
         ("rate", ["--rate", "200"]),
     ):
         topic = unique(name)
-        replay = enginewatch("replay", str(tmp_path / "in.jsonl"), "--topic", topic, *args, env=env)
+        replay = enginewatch("replay", str(INVALID), "--topic", topic, *args, env=env)
         assert replay.returncode == 0, replay.stderr
         assert [r.value for r in consume(topic, len(LINES))] == LINES
 

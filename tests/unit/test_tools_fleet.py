@@ -6,6 +6,7 @@ import itertools
 import re
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -43,9 +44,11 @@ def long_run() -> list[dict[str, Any]]:
 
 
 def test_same_seed_same_messages_byte_for_byte() -> None:
-    assert run(seed=5) == run(seed=5)
-    assert [n.value for n in run(seed=5)] == [n.value for n in run(seed=5)]
-    assert [n.value for n in run(seed=5)] != [n.value for n in run(seed=6)]
+    first, again = run(duration=30, seed=5), run(duration=30, seed=5)
+    assert [(n.time_us, n.src, n.value) for n in first] == [
+        (n.time_us, n.src, n.value) for n in again
+    ]
+    assert [n.value for n in first] != [n.value for n in run(duration=30, seed=6)]
 
 
 def test_engine_uuids_are_stable_unique_and_match_the_map() -> None:
@@ -69,6 +72,16 @@ def test_messages_are_keyed_by_src_and_in_time_order() -> None:
     assert [n.time_us for n in items] == sorted(n.time_us for n in items)
     for item, message in zip(items, parsed(items), strict=True):
         assert item.key == message["src"].encode()
+
+
+@pytest.mark.parametrize("rate", [5.0, 3e6])
+def test_time_order_holds_at_any_rate(rate: float) -> None:
+    items = run(engines=3, rate=rate, duration=20 if rate < 100 else 0.005)
+    assert len(items) > 30
+    assert [n.time_us for n in items] == sorted(n.time_us for n in items)
+    for src in {n.src for n in items}:
+        times = [n.time_us for n in items if n.src == src]
+        assert len(set(times)) == len(times)  # an engine never sends two at one time
 
 
 def test_timestamps_are_rfc3339_utc_with_microseconds_from_the_simulated_clock() -> None:
@@ -99,16 +112,22 @@ def test_every_message_is_valid_for_the_agents(long_run: list[dict[str, Any]]) -
     """The real agents' parsing and derivation accept every message: no dead letters."""
     carried: dict[str, dict[str, float]] = {}
     names = engine_map(build_fleet(6, seed=11))
-    rejected = Counter()
-    measurements = Counter()
+    rejected: Counter[str] = Counter()
+    measurements: Counter[str] = Counter()
+    series_times = set()
     for message in long_run:
         outcome = handle(orjson.dumps(message), lambda src: names.get(src, "unknown"), carried)
         if isinstance(outcome, Accepted):
+            # One point per message, and no two alike: InfluxDB keeps every one.
+            assert len(outcome.points) == 1
+            point = outcome.points[0]
+            series_times.add((point.measurement, tuple(sorted(point.tags.items())), point.time))
             measurements.update(p.measurement for p in outcome.points)
             assert all(p.tags["model"] == names[message["src"]] for p in outcome.points)
         else:
             rejected[outcome.reason] += 1
     assert rejected == Counter()
+    assert len(series_times) == len(long_run)
     assert set(measurements) == {
         "records", "record_bytes", "rejections", "jet_records", "system",
         "engine_status", "engine_events", "health", "engine_logs", "model_console",
@@ -176,6 +195,13 @@ def test_health_logs_and_console_look_like_the_engines(long_run: list[dict[str, 
     assert {64, 8} <= levels
     console = [m["text"] for m in long_run if m["type"] == "model-console"]
     assert any("Traceback" in text for text in console)
+
+
+def test_the_fleet_recording_is_this_simulator_s_output() -> None:
+    """tests/recordings/fleet-3-engines.jsonl; regenerate it (see its README) when this fails."""
+    recording = Path(__file__).resolve().parents[1] / "recordings" / "fleet-3-engines.jsonl"
+    expected = b"".join(n.value + b"\n" for n in run(engines=3, rate=60, duration=10, seed=1))
+    assert recording.read_bytes() == expected
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,400 @@
+"""`enginewatch demo [--seconds S]`: the whole pipeline on the local services, then a summary.
+
+Simulated engines -> `enginewatch agents` -> `enginewatch archiver` -> InfluxDB,
+each a process of its own with its own settings (an app id, topics and a
+database of the demo's own, the simulated fleet's engine map). After the
+simulation it waits until every notification is a point in InfluxDB, prints
+a per-model summary read back from InfluxDB, renders the dashboards into PNG
+files, stops what it started and says how to run the full stack with compose.
+It exits 0 only if data flowed end to end: points in InfluxDB for every
+simulated model, and not one dead letter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import requests
+from aiokafka.errors import KafkaError
+
+from enginewatch.influxql import InfluxQLClient, InfluxQueryError, Series
+from enginewatch.settings import Settings, load_settings
+from enginewatch.tools.arguments import positive_float, positive_int
+from enginewatch.tools.children import Child, ChildFailed
+from enginewatch.tools.fleet import FleetConfig, build_fleet, engine_map, notifications
+from enginewatch.tools.kafka import (
+    ToolError,
+    bootstrap_servers,
+    delete_topics,
+    ensure_topic,
+    topic_size,
+)
+from enginewatch.tools.progress import format_duration
+from enginewatch.tools.simulate import write_engine_map
+from enginewatch.tools.summary import (
+    COUNT_ALL,
+    QUERIES,
+    count_points,
+    format_table,
+    missing_models,
+    summarize,
+)
+
+SEED = 1  # the fleet of compose/engine-map.json
+PARTITIONS = 4  # few partitions: the workers start faster on a small machine
+READY_TIMEOUT = 180.0
+DRAIN_TIMEOUT = 90.0
+SNAPSHOT_TIMEOUT = 300.0
+
+COMPOSE_HELP = """\
+The full stack (Kafka, InfluxDB 2, provisioned Grafana, agents, archiver) runs with Docker Compose:
+  docker compose -f compose/docker-compose.yml up -d                  # the stack, for your engines
+  docker compose -f compose/docker-compose.yml --profile demo up -d   # plus this simulated fleet
+then open Grafana on http://localhost:3000 (see compose/README.md)."""
+
+
+class DemoError(RuntimeError):
+    """The demo cannot go on; the message says why."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM: stop what was started, then exit."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    # Where the demo keeps things may come from DEMO_* variables too, so
+    # `make demo` can be pointed elsewhere (as the smoke test does).
+    env = os.environ
+    parser.epilog = "DEMO_DATABASE, DEMO_APP_ID, DEMO_OUT and DEMO_WORK set the defaults above."
+    parser.add_argument(
+        "--seconds",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="how long the simulated engines publish (default 60; make demo: DEMO_SECONDS)",
+    )
+    parser.add_argument(
+        "--engines", type=positive_int, default=5, metavar="N", help="engines (default 5)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=positive_float,
+        default=100.0,
+        metavar="R",
+        help="notifications per second, whole fleet (default 100)",
+    )
+    parser.add_argument(
+        "--database",
+        default=env.get("DEMO_DATABASE", "enginewatch_demo"),
+        help="the InfluxDB database, dropped and created afresh (default enginewatch_demo)",
+    )
+    parser.add_argument(
+        "--app-id",
+        default=env.get("DEMO_APP_ID"),
+        help="prefix of the demo's topics and consumer groups (default enginewatch-demo-TIME)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(env.get("DEMO_OUT", "snapshots/demo")),
+        metavar="DIR",
+        help="where the dashboard snapshots go (default snapshots/demo)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(env["DEMO_WORK"]) if env.get("DEMO_WORK") else None,
+        metavar="DIR",
+        help="where the logs and the engine map go (default .run/demo/APP_ID)",
+    )
+    parser.add_argument(
+        "--keep-topics", action="store_true", help="keep the demo's Kafka topics afterwards"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    # The demo says what it does itself; the tools' per-step notes would clutter it.
+    logging.getLogger("enginewatch.tools").setLevel(logging.WARNING)
+    started = datetime.now(UTC)
+    app_id = args.app_id or f"enginewatch-demo-{started:%Y%m%dT%H%M%S}"
+    demo = Demo(
+        settings=settings,
+        app_id=app_id,
+        database=args.database,
+        fleet=FleetConfig(args.engines, args.rate, started, args.seconds, SEED),
+        out=args.out,
+        workdir=args.work or Path(".run") / "demo" / app_id,
+        keep_topics=args.keep_topics,
+    )
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return demo.run()
+    except (Interrupted, KeyboardInterrupt):
+        print("\nenginewatch demo: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted
+
+
+@dataclass
+class Demo:
+    settings: Settings
+    app_id: str
+    database: str
+    fleet: FleetConfig
+    out: Path
+    workdir: Path
+    keep_topics: bool
+
+    def __post_init__(self) -> None:
+        self.bootstrap = bootstrap_servers(self.settings.broker)
+        self.topics = {
+            "input": f"{self.app_id}-notify",
+            "archive": f"{self.app_id}-archive",
+            "dead": f"{self.app_id}-dead-letters",
+        }
+        self.map_path = self.workdir / "engines.json"
+        self.models = engine_map(build_fleet(self.fleet.engines, self.fleet.seed))
+        self.children: list[Child] = []
+        self.influx = InfluxQLClient(self.settings.influx_url, self.database, timeout=30)
+        self.tty = sys.stdout.isatty()
+        self.env: dict[str, str] = {}  # the workers' settings
+        self._said_at = -1e9
+
+    # The run -----------------------------------------------------------------
+
+    def run(self) -> int:
+        try:
+            self.prepare()
+            self.start_workers()
+            expected = self.simulate()
+            points = self.drain(expected)
+            ok = self.report(expected, points)
+            self.snapshots()
+            say("\n" + COMPOSE_HELP)
+            return 0 if ok else 1
+        except (DemoError, ChildFailed, ToolError) as exc:
+            print(f"enginewatch demo: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            self.stop()
+
+    def prepare(self) -> None:
+        say(
+            f"enginewatch demo: {self.fleet.engines} simulated engines, "
+            f"~{self.fleet.rate:g} notifications/s for {format_duration(self.fleet.duration or 0)}"
+        )
+        say(f"  app id {self.app_id}, InfluxDB database {self.database}, logs in {self.workdir}/")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._influx_admin(f'DROP DATABASE "{self.database}"')
+        self._influx_admin(f'CREATE DATABASE "{self.database}"')
+        # The topics exist before the workers start: Faust subscribes only to
+        # topics it finds at start-up.
+        try:
+            for topic in self.topics.values():
+                asyncio.run(ensure_topic(self.bootstrap, topic, PARTITIONS))
+        except (OSError, KafkaError) as exc:
+            raise DemoError(
+                f"Kafka at {self.bootstrap}: {exc!r}; is it running (`make up`)?"
+            ) from None
+        write_engine_map(self.map_path, self.models)
+
+    def start_workers(self) -> None:
+        env = self.env
+        self.env.update(
+            {
+                "ENGINEWATCH_APP_ID": self.app_id,
+                "ENGINEWATCH_INPUT_TOPIC": self.topics["input"],
+                "ENGINEWATCH_ARCHIVE_TOPIC": self.topics["archive"],
+                "ENGINEWATCH_DEAD_LETTER_TOPIC": self.topics["dead"],
+                "ENGINEWATCH_PARTITIONS": str(PARTITIONS),
+                "ENGINEWATCH_ENGINE_MAP": str(self.map_path.resolve()),
+                "ENGINEWATCH_INFLUX_BUCKET": self.database,
+            }
+        )
+        say("starting the agents and the archiver ...")
+        for name in ("agents", "archiver"):
+            self.children.append(
+                Child(name, [name, "-l", "info"], env, self.workdir / f"{name}.log").start()
+            )
+        for child in self.children:
+            child.wait_for_log("Ready", READY_TIMEOUT)
+        say("  both ready")
+
+    def simulate(self) -> int:
+        """Run the simulator for the demo's time; the number of notifications it sends."""
+        fleet = self.fleet
+        expected = sum(1 for _ in notifications(fleet))
+        simulator = Child(
+            "simulator",
+            [
+                "simulate",
+                "--engines", str(fleet.engines),
+                "--rate", f"{fleet.rate:g}",
+                "--duration", f"{fleet.duration:g}",
+                "--seed", str(fleet.seed),
+                "--start", fleet.start.isoformat().replace("+00:00", "Z"),
+            ],
+            self.env,
+            self.workdir / "simulator.log",
+        ).start()  # fmt: skip
+        self.children.append(simulator)
+        say(f"simulating {expected:,} notifications ...")
+        began = time.monotonic()
+        total = format_duration(fleet.duration or 0)
+        while simulator.exit_code() is None:
+            self._check_workers()
+            elapsed = format_duration(time.monotonic() - began)
+            self._status(f"  {elapsed}/{total}  points in InfluxDB: {self._points():,}")
+            time.sleep(1)
+        self._end_status()
+        if simulator.exit_code() != 0:
+            raise DemoError(
+                f"the simulator failed (status {simulator.exit_code()}):\n{simulator.tail()}"
+            )
+        return expected
+
+    def drain(self, expected: int) -> int:
+        """Wait until every notification is a point in InfluxDB (or the time is up)."""
+        say("waiting for the last points to reach InfluxDB ...")
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        points = self._points()
+        while points < expected and time.monotonic() < deadline:
+            self._check_workers()
+            self._status(f"  points in InfluxDB: {points:,} of {expected:,}")
+            time.sleep(1)
+            points = self._points()
+        self._end_status()
+        return points
+
+    def report(self, expected: int, points: int) -> bool:
+        results = {name: self._query(query) for name, query in QUERIES.items()}
+        rows = summarize(results)
+        say("\nper model, read back from InfluxDB:\n")
+        say(format_table(rows.values()))
+        dead = asyncio.run(topic_size(self.bootstrap, self.topics["dead"]))
+        say(
+            f"\n{expected:,} notifications -> {points:,} points in InfluxDB "
+            f"(database {self.database}); {dead:,} dead letters"
+        )
+        missing = missing_models(rows, self.models.values())
+        ok = True
+        if missing:
+            ok = False
+            say(f"NO DATA for: {', '.join(missing)}; logs in {self.workdir}/")
+        if dead:
+            ok = False
+            say(
+                f"the agents rejected {dead:,} simulated notification(s): see {self.topics['dead']}"
+            )
+        if points < expected:
+            say(f"{expected - points:,} notification(s) did not reach InfluxDB in time")
+        if ok:
+            say("data flowed end to end: engines -> agents -> archiver -> InfluxDB")
+        return ok
+
+    def snapshots(self) -> None:
+        if importlib.util.find_spec("enginewatch.snapshot") is None:
+            say("\n(no `enginewatch snapshot` in this installation: no dashboard snapshots)")
+            return
+        say("\nrendering the dashboards ...")
+        child = Child(
+            "snapshot",
+            ["snapshot", "--out", str(self.out)],
+            self.env,
+            self.workdir / "snapshot.log",
+        ).start()
+        assert child.process is not None
+        try:
+            child.process.wait(SNAPSHOT_TIMEOUT)
+        except Exception:
+            child.stop()
+            raise
+        pngs = [line for line in child.log().splitlines() if line.endswith(".png")]
+        if child.exit_code() != 0 or not pngs:
+            say(f"  the snapshots failed (status {child.exit_code()}); see {child.log_path}")
+            return
+        say("dashboard snapshots:")
+        for png in pngs:
+            say(f"  {png}")
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+        self.influx.close()
+        if not self.keep_topics:
+            try:
+                asyncio.run(delete_topics(self.bootstrap, f"{self.app_id}-"))
+            except Exception as exc:  # cleaning up must not hide the outcome
+                print(
+                    f"enginewatch demo: could not delete the demo's topics: {exc}", file=sys.stderr
+                )
+
+    # Helpers ---------------------------------------------------------------
+
+    def _check_workers(self) -> None:
+        for child in self.children:
+            if child.name in ("agents", "archiver") and child.exit_code() is not None:
+                raise ChildFailed(
+                    f"the {child.name} stopped (status {child.exit_code()}); "
+                    f"its log ({child.log_path}) ends with:\n{child.tail()}"
+                )
+
+    def _points(self) -> int:
+        return count_points(self._query(COUNT_ALL))
+
+    def _query(self, influxql: str) -> list[Series]:
+        try:
+            return self.influx.query(influxql)
+        except InfluxQueryError as exc:
+            raise DemoError(str(exc)) from None
+
+    def _influx_admin(self, statement: str) -> None:
+        url = f"{self.settings.influx_url.rstrip('/')}/query"
+        try:
+            response = requests.post(url, params={"q": statement}, timeout=30)
+            response.raise_for_status()
+            body = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise DemoError(
+                f"InfluxDB at {self.settings.influx_url} did not take {statement!r} ({exc}): "
+                "run `make up`"
+            ) from None
+        error = (body.get("results") or [{}])[0].get("error")
+        if error:
+            raise DemoError(f"InfluxDB: {error} ({statement})")
+
+    def _status(self, line: str) -> None:
+        """A progress line: redrawn each time on a terminal, else one every 10 s."""
+        if self.tty:
+            sys.stdout.write("\r" + line.ljust(72))
+            sys.stdout.flush()
+        elif time.monotonic() - self._said_at >= 10:
+            self._said_at = time.monotonic()
+            say(line)
+
+    def _end_status(self) -> None:
+        if self.tty:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
+def say(line: str) -> None:
+    print(line, flush=True)

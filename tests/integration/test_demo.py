@@ -1,0 +1,108 @@
+"""`make demo` as a smoke test: the whole pipeline on the local services, checked from outside."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from enginewatch.tools.fleet import build_fleet, engine_map
+from enginewatch.tools.kafka import topic_partitions
+from tests.support import influx
+from tests.support.kafka import BOOTSTRAP
+from tests.support.services import ROOT
+
+DEMO_SECONDS = "15"
+
+
+def demo_env(database: str, app_id: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DEMO_DATABASE": database,
+        "DEMO_APP_ID": app_id,
+        "DEMO_OUT": str(tmp_path / "snapshots"),
+        "DEMO_WORK": str(tmp_path / "work"),
+        **extra,
+    }
+
+
+def processes_with(variable: str) -> list[int]:
+    """The processes whose environment holds `variable` (NAME=value)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if variable.encode() in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def test_make_demo(database: str, unique: Callable[[str], str], tmp_path: Path) -> None:
+    app_id = unique("demo")
+    result = subprocess.run(
+        ["make", "--no-print-directory", "demo", f"DEMO_SECONDS={DEMO_SECONDS}"],
+        cwd=ROOT,
+        env=demo_env(database, app_id, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = result.stdout
+    assert result.returncode == 0, f"{output}\n{result.stderr}"
+    assert "data flowed end to end" in output
+
+    # Every notification became a point, and InfluxDB says so too.
+    counts = re.search(r"([\d,]+) notifications -> ([\d,]+) points", output)
+    assert counts is not None, output
+    sent, stored = (int(number.replace(",", "")) for number in counts.groups())
+    assert sent == stored > 0
+    assert influx.count_points(database) == stored
+    assert "; 0 dead letters" in output
+
+    # One summary line per simulated model, and InfluxDB holds each model's points.
+    models = set(engine_map(build_fleet(5, seed=1)).values())
+    table = output.split("read back from InfluxDB:")[1].split("notifications ->")[0]
+    for model in models:
+        line = next(line for line in table.splitlines() if line.startswith(model))
+        assert re.search(r"\b(init|running|error|paused)\b", line), line
+    recorded = influx.rows(database, 'SELECT count("count") FROM "records" GROUP BY "model"')
+    assert {row["model"] for row in recorded} == models
+
+    # The dashboards were rendered where the output says.
+    pngs = [Path(line.strip()) for line in output.splitlines() if line.strip().endswith(".png")]
+    assert pngs
+    for png in pngs:
+        assert (ROOT / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "docker compose -f compose/docker-compose.yml" in output
+
+    # It stopped what it started and removed its topics.
+    assert processes_with(f"ENGINEWATCH_APP_ID={app_id}") == []
+    deadline = time.monotonic() + 30
+    while asyncio.run(topic_partitions(BOOTSTRAP, f"{app_id}-notify")) is not None:
+        assert time.monotonic() < deadline, "the demo's input topic is still there"
+        time.sleep(0.5)
+
+
+def test_demo_fails_clearly_without_influxdb(
+    database: str, unique: Callable[[str], str], tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "enginewatch"), "demo", "--seconds", "5"],
+        cwd=ROOT,
+        env=demo_env(
+            database, unique("demo"), tmp_path, ENGINEWATCH_INFLUX_URL="http://127.0.0.1:9"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "InfluxDB at http://127.0.0.1:9 did not take" in result.stderr
+    assert "data flowed" not in result.stdout

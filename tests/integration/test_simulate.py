@@ -1,0 +1,89 @@
+"""The simulated fleet through the real agents: every notification becomes archive
+points for its named model, and not one dead letter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from enginewatch.points import decode_archive
+from tests.support import kafka
+from tests.support.services import ROOT
+from tests.support.workers import Worker, base_env, enginewatch_command
+
+PARTITIONS = 4
+FLEET = ["--engines", "3", "--rate", "300", "--duration", "8", "--seed", "9"]
+START = ["--start", "2024-05-01T12:00:00Z"]
+
+
+def enginewatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*enginewatch_command(), *args],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_simulated_fleet_through_the_agents_without_dead_letters(
+    workers: Callable[..., Worker], unique: Callable[[str], str], tmp_path: Path
+) -> None:
+    names = {role: unique(role) for role in ("notify", "archive", "dead")}
+    engine_map = tmp_path / "engines.json"
+    env = base_env(
+        unique("app"),
+        input_topic=names["notify"],
+        archive_topic=names["archive"],
+        dead_letter_topic=names["dead"],
+        partitions=str(PARTITIONS),
+    )
+    # The map first: the agents read it when they start.
+    recording = tmp_path / "fleet.jsonl"
+    made = enginewatch(
+        "simulate", *FLEET, *START, "--output", str(recording), "--map-out", str(engine_map),
+        env=env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    models = json.loads(engine_map.read_text(encoding="utf-8"))
+    assert len(models) == 3
+    expected = recording.read_bytes().splitlines()
+
+    # The input exists before the agents start, or they would not subscribe to it.
+    kafka.create_topic(names["notify"], PARTITIONS)
+    agents = workers(["agents", "-l", "info"], {**env, "ENGINEWATCH_ENGINE_MAP": str(engine_map)})
+    agents.wait_for_log("Ready")
+    sent = enginewatch("simulate", *FLEET, *START, "--fast", env=env)
+    assert sent.returncode == 0, sent.stderr
+    assert f"sent {len(expected):,} notification(s)" in sent.stderr
+
+    # Published as recorded, keyed by engine, each engine in order in its partition.
+    published = kafka.consume(names["notify"], len(expected), timeout=60)
+    assert sorted(r.value or b"" for r in published) == sorted(expected)
+    for record in published:
+        assert record.key == orjson.loads(record.value or b"")["src"].encode()
+    for src in models:
+        mine = [r for r in published if r.key == src.encode()]
+        assert len({r.partition for r in mine}) == 1
+        assert [r.value for r in mine] == [v for v in expected if orjson.loads(v)["src"] == src]
+
+    archive = kafka.consume(names["archive"], len(expected), timeout=120, settle=2)
+    dead = kafka.consume(names["dead"], 0, timeout=30, settle=2)
+    assert [orjson.loads(r.value or b"")["error"] for r in dead] == []
+    assert len(archive) == len(expected)  # every notification gives points
+
+    points = [p for record in archive for p in decode_archive(record.value or b"")]
+    assert {(p.tags["engine"], p.tags["model"]) for p in points} == set(models.items())
+    measurements = Counter(p.measurement for p in points)
+    assert set(measurements) >= {
+        "records", "record_bytes", "rejections", "jet_records", "system",
+        "engine_status", "engine_events", "health", "engine_logs", "model_console",
+    }  # fmt: skip
