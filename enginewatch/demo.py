@@ -207,8 +207,10 @@ class Demo:
         # The topics exist before the workers start: Faust subscribes only to
         # topics it finds at start-up.
         try:
-            for topic in self.topics.values():
-                asyncio.run(ensure_topic(self.bootstrap, topic, PARTITIONS))
+            for role, topic in self.topics.items():
+                # As the agents declare them: the dead letters in one partition.
+                partitions = 1 if role == "dead" else PARTITIONS
+                asyncio.run(ensure_topic(self.bootstrap, topic, partitions))
         except (OSError, KafkaError) as exc:
             raise DemoError(
                 f"Kafka at {self.bootstrap}: {exc!r}; is it running (`make up`)?"

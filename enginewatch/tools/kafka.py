@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36
 UNKNOWN_TOPIC_OR_PARTITION = 3
+# Failures logged one by one; beyond, they are only counted (and summed up).
+LOGGED_FAILURES = 20
 # Sends awaited in bulk: enough to keep the producer's batches full, few
 # enough that a failure is reported while the run goes on.
 MAX_PENDING = 5000
@@ -146,7 +148,10 @@ class Sender:
     def _fail(self, label: str, exc: Exception) -> None:
         failure = SendFailure(label, f"{type(exc).__name__}: {exc}")
         self.failures.append(failure)
-        logger.error("%s not sent: %s", label, failure.error)
+        if len(self.failures) <= LOGGED_FAILURES:
+            logger.error("%s not sent: %s", label, failure.error)
+        if len(self.failures) == LOGGED_FAILURES:
+            logger.error("further failures are counted, not logged")
 
 
 async def topic_size(bootstrap: str, topic: str) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import pty
 import subprocess
 import time
 from collections.abc import Callable
@@ -211,6 +213,50 @@ def test_record_from_now_skips_what_was_there(
     assert recorder.process is not None
     assert recorder.process.wait(60) == 0
     assert out.read_bytes() == b"new-1\nnew-2\nnew-3\n"
+
+
+def test_a_line_too_large_is_reported_and_the_rest_sent(tmp_path: Path, unique: Unique) -> None:
+    env = base_env(unique("app"))
+    topic = unique("large")
+    lines = [b'{"src": "a"}', b'{"src": "b", "x": "' + b"y" * 2_000_000 + b'"}', b'{"src": "c"}']
+    (tmp_path / "in.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
+    replay = enginewatch("replay", str(tmp_path / "in.jsonl"), "--topic", topic, env=env)
+    assert replay.returncode == 1
+    assert "in.jsonl:2 not sent: MessageSizeTooLargeError" in replay.stderr
+    assert "replayed 2 message(s)" in replay.stderr
+    assert "1 could not be sent" in replay.stderr
+    assert [r.value for r in consume(topic, 2, settle=1.0)] == [lines[0], lines[2]]
+
+
+def test_progress_on_a_terminal_only(unique: Unique) -> None:
+    env = base_env(unique("app"))
+    recording = RECORDINGS / "fleet-3-engines.jsonl"
+    total = len(recording.read_bytes().splitlines())
+    quiet = enginewatch("replay", str(recording), "--topic", unique("quiet"), env=env)
+    assert quiet.returncode == 0
+    assert "msgs" not in quiet.stderr
+
+    main, terminal = pty.openpty()
+    try:
+        process = subprocess.run(
+            [*enginewatch_command(), "replay", str(recording), "--topic", unique("tty")],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=terminal,
+            timeout=120,
+            check=False,
+        )
+        os.close(terminal)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO: the terminal's other end is closed
+            while chunk := os.read(main, 65536):
+                shown += chunk
+    finally:
+        os.close(main)
+    assert process.returncode == 0
+    assert f"{total}/{total} msgs".encode() in shown
+    assert b"ETA 0:00" in shown
 
 
 def test_clear_errors(tmp_path: Path, unique: Unique) -> None:
