@@ -176,6 +176,7 @@ class Demo:
         self.tty = sys.stdout.isatty()
         self.env: dict[str, str] = {}  # the workers' settings
         self._said_at = -1e9
+        self._drawn = False  # a status line is on the terminal, to end
 
     # The run -----------------------------------------------------------------
 
@@ -388,14 +389,16 @@ class Demo:
         if self.tty:
             sys.stdout.write("\r" + line.ljust(72))
             sys.stdout.flush()
+            self._drawn = True
         elif time.monotonic() - self._said_at >= 10:
             self._said_at = time.monotonic()
             say(line)
 
     def _end_status(self) -> None:
-        if self.tty:
+        if self._drawn:
             sys.stdout.write("\n")
             sys.stdout.flush()
+            self._drawn = False
 
 
 def say(line: str) -> None:
