@@ -29,6 +29,13 @@ class ToolError(RuntimeError):
     """A tool cannot do what it was asked; the message says why, in one line."""
 
 
+def describe(exc: Exception, bootstrap: str) -> str:
+    """One line for a failure talking to Kafka."""
+    if isinstance(exc, ToolError):
+        return str(exc)
+    return f"Kafka at {bootstrap}: {exc or type(exc).__name__}"
+
+
 def bootstrap_servers(broker: str) -> str:
     """`kafka://h1:9092;h2:9092` (Faust's broker URL) -> `h1:9092,h2:9092`."""
     hosts = [_SCHEME.sub("", part.strip()) for part in re.split(r"[;,]", broker)]

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from enginewatch.deadletters import dead_letter
 from enginewatch.points import Origin
 from enginewatch.settings import load_settings
 from enginewatch.tools.arguments import positive_float, positive_int
-from enginewatch.tools.kafka import ToolError, bootstrap_servers, topic_partitions
+from enginewatch.tools.kafka import ToolError, bootstrap_servers, describe, topic_partitions
 from enginewatch.tools.progress import Progress
 from enginewatch.tools.recording import NEWLINE, unrecordable
 from enginewatch.tools.signals import stop_event
@@ -63,7 +64,17 @@ def unrecorded_path(path: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
+    bootstrap = bootstrap_servers(settings.broker)
     path: Path = args.file
+    # The topic first: a mistyped name leaves no empty recording behind.
+    try:
+        partitions = asyncio.run(topic_partitions(bootstrap, args.topic))
+    except (ToolError, KafkaError) as exc:
+        print(f"enginewatch record: {describe(exc, bootstrap)}", file=sys.stderr)
+        return 2
+    if partitions is None:
+        print(f"enginewatch record: no such topic: {args.topic}", file=sys.stderr)
+        return 2
     try:
         stream = path.open("wb")
     except OSError as exc:
@@ -73,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
         with stream:
             outcome = asyncio.run(
                 _record(
-                    bootstrap_servers(settings.broker),
+                    bootstrap,
                     args.topic,
+                    partitions,
                     stream,
                     path,
                     from_beginning=args.start == "beginning",
@@ -82,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
                     idle_timeout=args.idle_timeout,
                 )
             )
-    except ToolError as exc:
-        print(f"enginewatch record: {exc}", file=sys.stderr)
+    except (ToolError, KafkaError) as exc:
+        print(f"enginewatch record: {describe(exc, bootstrap)}", file=sys.stderr)
         return 2
     print(
         f"recorded {outcome.recorded:,} message(s) from {args.topic} into {path}", file=sys.stderr
@@ -101,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
 async def _record(
     bootstrap: str,
     topic: str,
+    partitions: list[int],
     stream: BinaryIO,
     path: Path,
     *,
@@ -109,9 +122,6 @@ async def _record(
     idle_timeout: float | None,
 ) -> Outcome:
     stop = stop_event()
-    partitions = await topic_partitions(bootstrap, topic)
-    if partitions is None:
-        raise ToolError(f"no such topic: {topic}")
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
     )

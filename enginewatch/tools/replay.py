@@ -15,9 +15,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO
 
+from aiokafka.errors import KafkaError
+
 from enginewatch.settings import load_settings
 from enginewatch.tools.arguments import positive_float, positive_int
-from enginewatch.tools.kafka import Sender, ToolError, bootstrap_servers, ensure_topic
+from enginewatch.tools.kafka import Sender, ToolError, bootstrap_servers, describe, ensure_topic
 from enginewatch.tools.pacing import FixedRate, OriginalTiming, Pacer, Schedule
 from enginewatch.tools.progress import Progress
 from enginewatch.tools.recording import message_time, parse_object, read_values, src_key
@@ -79,12 +81,13 @@ def run(args: argparse.Namespace) -> int:
                 print(f"enginewatch replay: cannot read {path}: {exc.strerror}", file=sys.stderr)
                 return 2
             total = _count_lines(path) if sys.stderr.isatty() else None
+        bootstrap = bootstrap_servers(settings.broker)
         try:
             sent, failed = asyncio.run(
                 _replay(
                     stream,
                     label=args.file,
-                    bootstrap=bootstrap_servers(settings.broker),
+                    bootstrap=bootstrap,
                     topic=args.topic,
                     partitions=args.partitions,
                     schedule=schedule,
@@ -92,8 +95,8 @@ def run(args: argparse.Namespace) -> int:
                     total=total,
                 )
             )
-        except ToolError as exc:
-            print(f"enginewatch replay: {exc}", file=sys.stderr)
+        except (ToolError, KafkaError) as exc:
+            print(f"enginewatch replay: {describe(exc, bootstrap)}", file=sys.stderr)
             return 2
     summary = f"replayed {sent:,} message(s) from {args.file} into topic {args.topic}"
     if failed:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+from aiokafka.errors import KafkaError
 
 from enginewatch.settings import load_settings
 from enginewatch.tools.arguments import positive_float, positive_int
@@ -29,7 +30,7 @@ from enginewatch.tools.fleet import (
     engine_map,
     notifications,
 )
-from enginewatch.tools.kafka import Sender, ToolError, bootstrap_servers, ensure_topic
+from enginewatch.tools.kafka import Sender, ToolError, bootstrap_servers, describe, ensure_topic
 from enginewatch.tools.pacing import Pacer
 from enginewatch.tools.progress import Progress
 from enginewatch.tools.recording import NEWLINE
@@ -106,19 +107,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {count:,} notification(s) to {args.output}", file=sys.stderr)
         return 0
     topic = args.topic or settings.input_topic
+    bootstrap = bootstrap_servers(settings.broker)
     try:
         sent, failed = asyncio.run(
             _publish(
                 messages,
                 config,
-                bootstrap=bootstrap_servers(settings.broker),
+                bootstrap=bootstrap,
                 topic=topic,
                 partitions=args.partitions or settings.partitions,
                 paced=not args.fast,
             )
         )
-    except ToolError as exc:
-        print(f"enginewatch simulate: {exc}", file=sys.stderr)
+    except (ToolError, KafkaError) as exc:
+        print(f"enginewatch simulate: {describe(exc, bootstrap)}", file=sys.stderr)
         return 2
     summary = f"sent {sent:,} notification(s) of {config.engines} engine(s) to {topic}"
     if failed:

@@ -269,6 +269,7 @@ def test_clear_errors(tmp_path: Path, unique: Unique) -> None:
     )
     assert no_topic.returncode == 2
     assert "no such topic" in no_topic.stderr
+    assert not (tmp_path / "o.jsonl").exists()
     both = enginewatch(
         "replay",
         str(tmp_path / "nope.jsonl"),
