@@ -12,7 +12,6 @@ the input already is keyed that way and `derive` reads it directly.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import faust
 import orjson
@@ -20,7 +19,7 @@ import orjson
 from agents.pipeline import Accepted, Rejected, engine_of, handle
 from agents.resolve.resolver import Resolver
 from enginewatch.deadletters import dead_letter
-from enginewatch.faustapp import create_faust_app
+from enginewatch.faustapp import RAW_BYTES, create_faust_app
 from enginewatch.points import Origin, encode_archive
 from enginewatch.settings import Settings
 
@@ -30,21 +29,17 @@ BY_ENGINE_TOPIC = "by-engine"
 ORIGIN_HEADER = "enginewatch-origin"
 STAGE = "agents"
 
-RAW: dict[str, Any] = {
-    "key_type": bytes,
-    "value_type": bytes,
-    "key_serializer": "raw",
-    "value_serializer": "raw",
-}
-
 
 def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
     app = create_faust_app(settings, "agents", topic_partitions=settings.partitions)
-    input_topic = app.topic(settings.input_topic, **RAW)
-    archive = app.topic(settings.archive_topic, partitions=settings.partitions, **RAW)
-    dead_letters = app.topic(settings.dead_letter_topic, partitions=1, **RAW)
+    input_topic = app.topic(settings.input_topic, **RAW_BYTES)
+    archive = app.topic(settings.archive_topic, **RAW_BYTES)
+    dead_letters = app.topic(settings.dead_letter_topic, **RAW_BYTES)
     by_engine = app.topic(
-        f"{app.conf.id}-{BY_ENGINE_TOPIC}", partitions=settings.partitions, internal=True, **RAW
+        f"{app.conf.id}-{BY_ENGINE_TOPIC}",
+        partitions=settings.partitions,
+        internal=True,
+        **RAW_BYTES,
     )
     carried = app.Table(CARRIED_TABLE, default=dict, partitions=settings.partitions)
 
@@ -82,13 +77,10 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
         app.agent(input_topic, name="route-by-engine")(route_by_engine)
         app.agent(by_engine, name="derive")(derive)
 
-    async def start() -> None:
-        # Declare the output topics up front rather than on the first send.
-        for topic in (archive, dead_letters):
-            await topic.maybe_declare()
+    async def keep_models_fresh() -> None:
         await resolver.keep_fresh()
 
-    app.task(start)
+    app.task(keep_models_fresh)
 
     return app
 

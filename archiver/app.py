@@ -20,19 +20,12 @@ from archiver.batch import Record, Reject
 from archiver.delivery import Delivery
 from archiver.sink import Sink
 from enginewatch.deadletters import dead_letter
-from enginewatch.faustapp import create_faust_app
+from enginewatch.faustapp import RAW_BYTES, create_faust_app
 from enginewatch.points import Origin
 from enginewatch.settings import Settings
 
 AGENT = "archive"
 STAGE = "archiver"
-
-RAW: dict[str, Any] = {
-    "key_type": bytes,
-    "value_type": bytes,
-    "key_serializer": "raw",
-    "value_serializer": "raw",
-}
 
 
 def create_archiver_app(
@@ -42,8 +35,8 @@ def create_archiver_app(
     # A batch in flight at a rebalance need not hold it up: whoever gets the
     # partition consumes the batch again, and writing a point twice is harmless.
     app = create_faust_app(settings, role, stream_wait_empty=False)
-    archive = app.topic(settings.archive_topic, **RAW)
-    dead_letters = app.topic(settings.dead_letter_topic, **RAW)
+    archive = app.topic(settings.archive_topic, **RAW_BYTES)
+    dead_letters = app.topic(settings.dead_letter_topic, **RAW_BYTES)
 
     async def send_dead_letter(reject: Reject) -> None:
         message = dead_letter(reject.error, reject.origin, reject.value, STAGE)

@@ -12,7 +12,7 @@ from archiver.app import create_archiver_app
 from archiver.filesink import FileSink
 from archiver.sink import ConfigurationError, Sink
 from archiver.startup import make_sink, prepare
-from enginewatch.faustapp import run_worker
+from enginewatch.faustapp import accept_worker_options, ensure_topics, run_worker
 from enginewatch.settings import Settings, load_settings
 
 PROG = "enginewatch archiver"
@@ -40,11 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=3600.0,
         help="file sink: start a new file after this long (default: 3600)",
     )
-    parser.epilog = (
-        "Faust's worker options pass through, e.g. `-l info` or `--web-port 6068` "
-        "(Faust's web server is off unless a port is given)."
-    )
-    parser.set_defaults(accepts_extra=True)
+    accept_worker_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    ensure_topics(
+        settings, {settings.archive_topic: settings.partitions, settings.dead_letter_topic: 1}
+    )
     app = create_archiver_app(settings, ROLES[args.sink], sink_factory)
     run_worker(app, PROG, args.extra)
 

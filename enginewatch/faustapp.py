@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -9,6 +11,16 @@ from typing import Any, NoReturn
 import faust
 
 from enginewatch.settings import Settings
+from enginewatch.tools.kafka import bootstrap_servers, ensure_topic
+
+# Topics whose keys and values are bytes, passed through untouched: the
+# agents and archivers parse them themselves, and Faust's codecs would cost time.
+RAW_BYTES: dict[str, Any] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
 
 
 def create_faust_app(settings: Settings, role: str, **overrides: Any) -> faust.App:
@@ -27,6 +39,31 @@ def create_faust_app(settings: Settings, role: str, **overrides: Any) -> faust.A
     }
     options.update(overrides)
     return faust.App(f"{settings.app_id}-{role}", **options)
+
+
+def ensure_topics(settings: Settings, partitions: dict[str, int]) -> None:
+    """Create the worker's missing topics before it starts.
+
+    A Faust worker does not notice a topic that appears after it subscribed,
+    so an archiver started before the agents, or agents started before the
+    first engine, would wait forever on a topic that exists by then.
+    """
+    bootstrap = bootstrap_servers(settings.broker)
+
+    async def create() -> None:
+        for topic, count in partitions.items():
+            await ensure_topic(bootstrap, topic, count)
+
+    asyncio.run(create())
+
+
+def accept_worker_options(parser: argparse.ArgumentParser) -> None:
+    """Let a worker command pass Faust's own worker options through to Faust."""
+    parser.epilog = (
+        "Faust's worker options pass through, e.g. `-l info` or `--web-port 6067` "
+        "(Faust's web server is off unless a port is given)."
+    )
+    parser.set_defaults(accepts_extra=True)
 
 
 def run_worker(app: faust.App, prog: str, worker_args: Sequence[str]) -> NoReturn:
