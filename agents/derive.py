@@ -124,9 +124,14 @@ def _with_rate(
     if not report.delta_time:  # missing or 0: no rate yet, carry the amount forward
         if amount == 0.0:
             return fields, None
+        if not math.isfinite(before + amount):
+            raise InvalidMessage(f"tap {report.tap!r} carried amount is not a finite number")
         return fields, {**carried, report.tap: before + amount}
     assert tap.rate_field is not None
-    fields[tap.rate_field] = (amount + before) / report.delta_time
+    rate = (amount + before) / report.delta_time
+    if not math.isfinite(rate):
+        raise InvalidMessage(f"tap {report.tap!r} rate is not a finite number")
+    fields[tap.rate_field] = rate
     if report.tap not in carried:
         return fields, None
     rest = {name: value for name, value in carried.items() if name != report.tap}
@@ -172,8 +177,9 @@ def _gauge_value(data: Any, tap: str) -> float | None:
         return _number(data, tap)
     if not data:
         return None
-    numbers = [_number(item, tap) for item in data]
-    mean = math.fsum(numbers) / len(numbers)
+    count = len(data)
+    # Divide first: the sum of large values can overflow where their mean does not.
+    mean = math.fsum(_number(item, tap) / count for item in data)
     if not math.isfinite(mean):
         raise InvalidMessage(f"tap {tap!r} mean is not a finite number")
     return mean

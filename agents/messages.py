@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from agents.timestamps import TimestampError, to_nanoseconds
+from enginewatch.points import tag_value_problem
 
 Scalar = str | int | float | bool | None
 
@@ -97,13 +98,13 @@ def parse_object(obj: Any) -> Message:
     builder = _BUILDERS.get(kind) if isinstance(kind, str) else None
     if builder is None:
         raise InvalidMessage(f"unknown message type {kind!r}")
-    src = _nonempty_string(obj, "src")
+    src = _tag_string(obj, "src")
     time = _timestamp(obj)
     return builder(obj, src, time)
 
 
 def _sensor_report(obj: dict[str, Any], src: str, time: int) -> SensorReport:
-    tap = _nonempty_string(obj, "tap")
+    tap = _tag_string(obj, "tap")
     if "data" not in obj:
         raise InvalidMessage("missing field 'data'")
     delta_time = _optional_number(obj, "delta_time")
@@ -125,11 +126,11 @@ def _engine_config(obj: dict[str, Any], src: str, time: int) -> EngineConfig:
         raise InvalidMessage(f"field 'ref' must be a scalar, got {json_type(ref)}")
     if isinstance(ref, float) and not math.isfinite(ref):
         raise InvalidMessage("field 'ref' is not a finite number")
-    return EngineConfig(src, time, _nonempty_string(obj, "item"), _nonempty_string(obj, "op"), ref)
+    return EngineConfig(src, time, _tag_string(obj, "item"), _tag_string(obj, "op"), ref)
 
 
 def _health(obj: dict[str, Any], src: str, time: int) -> Health:
-    return Health(src, time, _nonempty_string(obj, "instance"), _string(obj, "health"))
+    return Health(src, time, _tag_string(obj, "instance"), _string(obj, "health"))
 
 
 def _log(obj: dict[str, Any], src: str, time: int) -> Log:
@@ -164,11 +165,12 @@ def _string(obj: dict[str, Any], name: str) -> str:
     return value
 
 
-def _nonempty_string(obj: dict[str, Any], name: str) -> str:
-    # These become tag values, and InfluxDB cannot store an empty tag value.
+def _tag_string(obj: dict[str, Any], name: str) -> str:
+    """A string that becomes a tag value, so one line protocol can carry."""
     value = _string(obj, name)
-    if not value:
-        raise InvalidMessage(f"field {name!r} must not be empty")
+    problem = tag_value_problem(value)
+    if problem is not None:
+        raise InvalidMessage(f"field {name!r} {problem}: it becomes an InfluxDB tag value")
     return value
 
 

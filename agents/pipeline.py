@@ -7,12 +7,15 @@ mutated in place, so a changelog-backed table records every change.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 
 from agents.derive import derive
 from agents.messages import InvalidMessage, parse
 from enginewatch.points import Point
+
+log = logging.getLogger(__name__)
 
 CarryStore = MutableMapping[str, dict[str, float]]
 
@@ -39,6 +42,8 @@ def handle(raw: bytes | None, model_of: Callable[[str], str], carry: CarryStore)
         derived = derive(message, model_of(message.src), carried)
     except InvalidMessage as exc:
         return Rejected(str(exc))
+    except Exception as exc:  # a bug must cost one dead letter, never the message
+        return _unexpected(exc)
     if derived.carried is not None:
         carry[message.src] = derived.carried
     return Accepted(message.src, derived.points)
@@ -55,4 +60,11 @@ def engine_of(raw: bytes | None) -> str | Rejected:
         derive(message, "", {})
     except InvalidMessage as exc:
         return Rejected(str(exc))
+    except Exception as exc:  # a bug must cost one dead letter, never the message
+        return _unexpected(exc)
     return message.src
+
+
+def _unexpected(exc: Exception) -> Rejected:
+    log.exception("unexpected error while processing a message; it goes to the dead letters")
+    return Rejected(f"unexpected error: {type(exc).__name__}: {exc}")

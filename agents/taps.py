@@ -30,9 +30,10 @@ class Tap:
 
 
 _MANIFOLD = re.compile(
-    r"manifold\.(\d+)\.records\.(count|size|rejected\.by\.schema|rejected\.by\.encoding)"
+    r"manifold\.(\d+)\.records\.(count|size|rejected\.by\.schema|rejected\.by\.encoding)",
+    re.ASCII,
 )
-_JET = re.compile(r"jet\.(\d+)\.(input|output)\.records\.count")
+_JET = re.compile(r"jet\.(\d+)\.(input|output)\.records\.count", re.ASCII)
 
 _SYSTEM = {
     "sys.cpu.utilization": Tap(Kind.GAUGE, "system", (), "cpu_utilization"),

@@ -48,6 +48,19 @@ class Point:
     time: int
 
 
+def tag_value_problem(value: str) -> str | None:
+    """Why line protocol cannot carry `value` as a tag value, or None when it can.
+
+    InfluxDB drops an empty tag value, and a trailing backslash would escape
+    the separator after it.
+    """
+    if not value:
+        return "is empty"
+    if value.endswith("\\"):
+        return "ends with a backslash"
+    return None
+
+
 class ArchiveFormatError(ValueError):
     """An archive topic message does not follow the archive format."""
 

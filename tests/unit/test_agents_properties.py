@@ -124,3 +124,13 @@ def test_no_input_crashes_the_parser(value: bytes) -> None:
             for value_ in point.fields.values():
                 assert not isinstance(value_, bool)
                 assert not isinstance(value_, float) or math.isfinite(value_)
+
+
+def test_an_unexpected_error_becomes_a_dead_letter_not_a_crash() -> None:
+    def broken_resolver(engine: str) -> str:
+        raise KeyError(engine)
+
+    raw = b'{"type":"model-console","src":"e1","timestamp":"2024-05-01T12:00:00Z","text":"x"}'
+    outcome = handle(raw, broken_resolver, {})
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == "unexpected error: KeyError: 'e1'"
