@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
 import requests
 
 from agents.resolve.sources import SourceError, fetch_composer, fetch_connect, read_map_file
+from enginewatch.points import tag_value_problem
 from enginewatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,14 @@ class Entry:
     source: str
 
 
+# A source's fetch function is given the source's last good mapping, so a
+# partial failure can keep what it could not refresh.
+Fetcher = Callable[[Mapping[str, str]], dict[str, str]]
+
+
 @dataclass
 class _SourceState:
-    fetch: Callable[[], dict[str, str]]
+    fetch: Fetcher
     last_good: dict[str, str] = field(default_factory=dict)
     failures: int = 0
     next_try: float = 0.0
@@ -48,7 +54,7 @@ class Resolver:
 
     def __init__(
         self,
-        fetchers: dict[str, Callable[[], dict[str, str]]],
+        fetchers: dict[str, Fetcher],
         interval: float = 60.0,
         unknown_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
@@ -63,7 +69,9 @@ class Resolver:
         self.unknown_interval = unknown_interval
         self._clock = clock
         self._entries: dict[str, Entry] = {}
-        self._last_refresh: float | None = None
+        # When every source was last asked: an unknown engine asks again at
+        # most every unknown_interval after that.
+        self._last_full_refresh: float | None = None
         self._unknown_seen = False
 
     @property
@@ -83,13 +91,21 @@ class Resolver:
         return entry.model
 
     def refresh(self) -> None:
-        """Ask every source that is due; blocking, so call it off the event loop."""
+        """Ask every source that is due; blocking, so call it off the event loop.
+
+        A source is due at its next refresh time (after the interval, or after
+        its backoff when it failed); while an unknown engine waits for a name,
+        every healthy source is due too.
+        """
         now = self._clock()
+        for_unknown = self._unknown_wanted(now)
+        asked_all = True
         for name, state in self._sources.items():
-            if now < state.next_try:
+            if now < state.next_try and not (for_unknown and state.error is None):
+                asked_all = False
                 continue
             try:
-                state.last_good = state.fetch()
+                state.last_good = state.fetch(state.last_good)
             except SourceError as exc:
                 state.failures += 1
                 state.error = str(exc)
@@ -103,27 +119,33 @@ class Resolver:
                     exc,
                 )
             else:
-                state.failures, state.error, state.next_try = 0, None, 0.0
+                state.failures, state.error, state.next_try = 0, None, now + self.interval
+        self._entries = self._merge()  # one assignment: readers see the old or the new map
+        if for_unknown or asked_all:
+            self._last_full_refresh = now
+            self._unknown_seen = False
+
+    def _merge(self) -> dict[str, Entry]:
         merged: dict[str, Entry] = {}
         for name, state in self._sources.items():
-            merged.update((uuid, Entry(model, name)) for uuid, model in state.last_good.items())
-        self._entries = merged  # one assignment: readers see the old or the new map
-        self._last_refresh = now
-        self._unknown_seen = False
+            for uuid, model in state.last_good.items():
+                problem = tag_value_problem(model)
+                if problem is None:
+                    merged[uuid] = Entry(model, name)
+                else:
+                    log.warning("source %s: model name of %s %s; ignored", name, uuid, problem)
+        return merged
+
+    def _unknown_wanted(self, now: float) -> bool:
+        return self._unknown_seen and (
+            self._last_full_refresh is None
+            or now - self._last_full_refresh >= self.unknown_interval
+        )
 
     def refresh_due(self) -> bool:
-        if not self._sources:
-            return False
-        if self._last_refresh is None:
-            return True
-        since = self._clock() - self._last_refresh
-        retrying = any(
-            s.error is not None and self._clock() >= s.next_try for s in self._sources.values()
-        )
-        return (
-            since >= self.interval
-            or (self._unknown_seen and since >= self.unknown_interval)
-            or (retrying and since >= BACKOFF_FIRST)
+        now = self._clock()
+        return bool(self._sources) and (
+            self._unknown_wanted(now) or any(now >= s.next_try for s in self._sources.values())
         )
 
     async def keep_fresh(self, tick: float = 0.5) -> None:
@@ -138,20 +160,21 @@ def resolver_from_settings(
     settings: Settings, clock: Callable[[], float] = time.monotonic
 ) -> Resolver:
     """A resolver over the sources the settings configure (possibly none)."""
-    fetchers: dict[str, Callable[[], dict[str, str]]] = {}
+    fetchers: dict[str, Fetcher] = {}
     session = requests.Session()
-    if settings.engine_map is not None:
-        fetchers["map-file"] = partial(read_map_file, settings.engine_map)
-    if settings.composer_url and settings.workflow_names:
-        fetchers["composer"] = partial(
-            fetch_composer,
-            session,
-            settings.composer_url,
-            settings.workflow_names,
-            settings.resolve_timeout,
+    engine_map, composer_url, connect_url = (
+        settings.engine_map,
+        settings.composer_url,
+        settings.connect_url,
+    )
+    timeout = settings.resolve_timeout
+    if engine_map is not None:
+        fetchers["map-file"] = lambda _previous: read_map_file(engine_map)
+    if composer_url and settings.workflow_names:
+        workflows = settings.workflow_names
+        fetchers["composer"] = lambda _previous: fetch_composer(
+            session, composer_url, workflows, timeout
         )
-    if settings.connect_url:
-        fetchers["connect"] = partial(
-            fetch_connect, session, settings.connect_url, settings.resolve_timeout
-        )
+    if connect_url:
+        fetchers["connect"] = partial(fetch_connect, session, connect_url, timeout)
     return Resolver(fetchers, interval=settings.resolve_interval, clock=clock)

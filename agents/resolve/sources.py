@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,14 @@ def fetch_composer(
     return mapping
 
 
-def fetch_connect(session: requests.Session, url: str, timeout: float) -> Mapping_:
-    """Engine UUID -> active model name for every healthy engine of a Connect fleet."""
+def fetch_connect(
+    session: requests.Session, url: str, timeout: float, previous: Mapping[str, str]
+) -> Mapping_:
+    """Engine UUID -> active model name for every engine of a Connect fleet.
+
+    An engine whose job status cannot be read keeps its `previous` name; an
+    engine that answers without a model has none.
+    """
     base = url.rstrip("/")
     fleet = _get_json(session, f"{base}/api/1/service/connect/1/connect", timeout)
     if not isinstance(fleet, list):
@@ -77,7 +84,10 @@ def fetch_connect(session: requests.Session, url: str, timeout: float) -> Mappin
         try:
             job = _get_json(session, f"{base}/api/1/service/{name}/1/job/status", timeout)
         except SourceError:
-            continue  # one unhealthy engine must not hide the rest of the fleet
+            # One unhealthy engine must neither hide the fleet nor lose its name.
+            if uuid in previous:
+                mapping[uuid] = previous[uuid]
+            continue
         model = job.get("model") if isinstance(job, dict) else None
         model_name = model.get("name") if isinstance(model, dict) else None
         if isinstance(model_name, str) and model_name:

@@ -27,6 +27,7 @@ class FleetState:
         default_factory=dict
     )  # name -> (uuid, model)
     fail_with: int | None = None
+    failing_engines: set[str] = field(default_factory=set)  # their job status answers 503
     delay: float = 0.0
     requests: list[str] = field(default_factory=list)
 
@@ -73,6 +74,8 @@ class _Handler(BaseHTTPRequestHandler):
             ]
             return self._send(200, fleet)
         if match := _JOB.fullmatch(self.path):
+            if match.group(1) in state.failing_engines:
+                return self._send(503, {"error": "engine unavailable"})
             engine = state.engines.get(match.group(1))
             if engine is None:
                 return self._send(404, {"error": "no such instance"})

@@ -97,7 +97,7 @@ def test_an_unknown_engine_asks_for_an_early_refresh_rate_limited() -> None:
     clock = Clock()
     known: dict[str, str] = {}
     resolver = Resolver(
-        {"map-file": lambda: dict(known)}, interval=60, unknown_interval=5, clock=clock
+        {"map-file": lambda _previous: dict(known)}, interval=60, unknown_interval=5, clock=clock
     )
     resolver.refresh()
     assert not resolver.refresh_due()
@@ -110,6 +110,52 @@ def test_an_unknown_engine_asks_for_an_early_refresh_rate_limited() -> None:
     assert resolver.model_for("u9") == "late model"
     clock.now += 5
     assert not resolver.refresh_due(), "known engines ask for nothing"
+
+
+def test_an_engine_connect_cannot_ask_keeps_its_name(tmp_path: Path) -> None:
+    state = FleetState(engines={"engine-1": ("u1", "iris"), "engine-2": ("u2", "churn")})
+    clock = Clock()
+    with fleet_server(state) as url:
+        resolver = resolver_from_settings(Settings(connect_url=url), clock=clock)
+        resolver.refresh()
+        state.engines["engine-1"] = ("u1", "iris-v2")
+        state.engines["engine-9"] = ("u9", "new")
+        state.failing_engines.add("engine-2")
+        clock.now += 60
+        resolver.refresh()
+    assert {uuid: e.model for uuid, e in resolver.entries.items()} == {
+        "u1": "iris-v2",
+        "u2": "churn",
+        "u9": "new",
+    }
+
+
+def test_healthy_sources_wait_for_their_interval_while_another_backs_off(tmp_path: Path) -> None:
+    asked: list[str] = []
+    clock = Clock()
+
+    def healthy(_previous: object) -> dict[str, str]:
+        asked.append("healthy")
+        return {"u1": "iris"}
+
+    def failing(_previous: object) -> dict[str, str]:
+        asked.append("failing")
+        raise SourceError("down")
+
+    resolver = Resolver({"map-file": healthy, "connect": failing}, interval=60, clock=clock)
+    resolver.refresh()
+    for _ in range(10):  # ten seconds of a resolver loop
+        clock.now += 1
+        if resolver.refresh_due():
+            resolver.refresh()
+    assert asked.count("healthy") == 1
+    assert asked.count("failing") == 4, "retried after 1, 2 and 4 seconds"
+
+
+def test_model_names_line_protocol_cannot_carry_are_ignored() -> None:
+    resolver = Resolver({"map-file": lambda _previous: {"u1": "ok", "u2": "", "u3": "trail\\"}})
+    resolver.refresh()
+    assert set(resolver.entries) == {"u1"}
 
 
 def test_map_files_in_json_and_yaml(tmp_path: Path) -> None:
