@@ -1,6 +1,7 @@
 """How long to wait before writing again: capped exponential backoff with jitter.
 
-A server's Retry-After (429, 503) is honoured as given; otherwise the wait
+A server's Retry-After (429, 503) is honoured, but never below `initial`, so a
+`Retry-After: 0` cannot turn the archiver into a busy loop; otherwise the wait
 doubles from `initial` up to `cap`, and each wait is drawn between half and
 all of that bound, so archivers that failed together do not retry together.
 """
@@ -27,7 +28,7 @@ class Backoff:
     ) -> float:
         """Seconds to wait before retry number `attempt` (1 for the first retry)."""
         if retry_after is not None:
-            return retry_after
+            return max(retry_after, self.initial)
         bound = min(self.cap, self.initial * 2.0 ** min(attempt - 1, 62))
         return bound / 2 + rand() * bound / 2
 

@@ -30,6 +30,10 @@ def test_retry_after_wins_over_the_backoff() -> None:
     assert Backoff(cap=30.0).delay(1, retry_after=42.0) == 42.0
 
 
+def test_retry_after_zero_still_waits_the_initial_delay() -> None:
+    assert Backoff(initial=0.5).delay(3, retry_after=0.0) == 0.5
+
+
 @pytest.mark.parametrize(
     ("header", "seconds"),
     [
