@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record": ("enginewatch.tools.record", "record a topic into a JSON Lines file"),
     "replay": ("enginewatch.tools.replay", "replay a JSON Lines recording into a topic"),
     "simulate": ("enginewatch.tools.simulate", "publish notifications of simulated engines"),
-    "snapshot": ("enginewatch.snapshot", "render dashboards from InfluxDB into PNG files"),
+    "snapshot": ("enginewatch.grafana.snapshot", "render dashboards from InfluxDB into PNG files"),
     "demo": ("enginewatch.demo", "run the whole pipeline on the local services for a minute"),
 }
 

@@ -28,7 +28,7 @@ from types import FrameType
 import requests
 from aiokafka.errors import KafkaError
 
-from enginewatch.influxql import InfluxQLClient, InfluxQueryError, Series
+from enginewatch.grafana.influxql import InfluxQLClient, InfluxQueryError, Series
 from enginewatch.settings import Settings, load_settings
 from enginewatch.tools.arguments import positive_float, positive_int
 from enginewatch.tools.children import Child, ChildFailed
@@ -313,7 +313,7 @@ class Demo:
         return ok
 
     def snapshots(self) -> None:
-        if importlib.util.find_spec("enginewatch.snapshot") is None:
+        if importlib.util.find_spec("enginewatch.grafana.snapshot") is None:
             say("\n(no `enginewatch snapshot` in this installation: no dashboard snapshots)")
             return
         say("\nrendering the dashboards ...")

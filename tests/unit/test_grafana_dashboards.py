@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from enginewatch.dashboards import (
+from enginewatch.grafana.dashboards import (
     load_dashboards,
     load_datasources,
     parse_dashboard,
     structure_problems,
 )
-from enginewatch.grafana_queries import ALL_VALUE, TimeRange, VariableValue
-from enginewatch.panel_queries import annotation_queries, panel_queries, variable_query
+from enginewatch.grafana.interpolation import ALL_VALUE, TimeRange, VariableValue
+from enginewatch.grafana.panel_queries import annotation_queries, panel_queries, variable_query
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "grafana" / "dashboards"

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from enginewatch.dashboards import load_dashboards
+from enginewatch.grafana.dashboards import load_dashboards
 from enginewatch.settings import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]

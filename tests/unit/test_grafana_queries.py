@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from enginewatch.grafana_queries import (
+from enginewatch.grafana.interpolation import (
     ALL_VALUE,
     InterpolationError,
     TimeRange,

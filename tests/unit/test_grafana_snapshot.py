@@ -8,19 +8,18 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from enginewatch.dashboards import Datasource, Variable, load_dashboards
-from enginewatch.grafana_queries import ALL_VALUE, TimeRange, VariableValue
-from enginewatch.influxql import Series
-from enginewatch.panel_data import last_value, series_name, table, time_series
-from enginewatch.panel_queries import (
+from enginewatch.grafana.dashboards import Datasource, Variable, load_dashboards
+from enginewatch.grafana.influxql import Series
+from enginewatch.grafana.interpolation import ALL_VALUE, TimeRange, VariableValue
+from enginewatch.grafana.panel_data import last_value, series_name, table, time_series
+from enginewatch.grafana.panel_queries import (
     VariableError,
     panel_interval_ms,
     select,
     sort_values,
     variable_values,
 )
-from enginewatch.snapshot import SnapshotError, parse_assignments, parse_time
-from enginewatch.snapshot_render import (
+from enginewatch.grafana.render import (
     COLUMNS,
     GAP_PX,
     HEADER_PX,
@@ -31,6 +30,7 @@ from enginewatch.snapshot_render import (
     format_value,
     render,
 )
+from enginewatch.grafana.snapshot import SnapshotError, parse_assignments, parse_time
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = {d.title: d for d in load_dashboards(ROOT / "grafana" / "dashboards")}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enginewatch.influxql import Series
+from enginewatch.grafana.influxql import Series
 from enginewatch.tools.summary import (
     COUNT_ALL,
     ModelSummary,

@@ -2,7 +2,7 @@
 
 For places without a Grafana server (the demo, CI artefacts, incident notes):
 each dashboard's queries run against InfluxDB exactly as Grafana would send
-them (variables and macros expanded, see enginewatch.grafana_queries), and the
+them (variables and macros expanded, see enginewatch.grafana.interpolation), and the
 panels are drawn on the dashboard's grid, one PNG per dashboard.
 
 Without --from/--to the time range covers the data in the database (InfluxDB
@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from enginewatch.dashboards import (
+from enginewatch.grafana.dashboards import (
     Dashboard,
     DashboardError,
     Datasource,
@@ -29,17 +29,17 @@ from enginewatch.dashboards import (
     load_dashboards,
     load_datasources,
 )
-from enginewatch.grafana_queries import InterpolationError, TimeRange
-from enginewatch.influxql import InfluxQLClient, InfluxQueryError
-from enginewatch.panel_data import table, time_series
-from enginewatch.panel_queries import (
+from enginewatch.grafana.influxql import InfluxQLClient, InfluxQueryError
+from enginewatch.grafana.interpolation import InterpolationError, TimeRange
+from enginewatch.grafana.panel_data import table, time_series
+from enginewatch.grafana.panel_queries import (
     VariableError,
     annotation_queries,
     panel_queries,
     resolve_variables,
 )
+from enginewatch.grafana.render import AnnotationEvent, PanelResult, SnapshotData, render
 from enginewatch.settings import load_settings
-from enginewatch.snapshot_render import AnnotationEvent, PanelResult, SnapshotData, render
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def snapshot_data(
 
 def default_dashboards() -> Path:
     """grafana/dashboards of the working directory, else of the source tree."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
         candidate = base / "grafana" / "dashboards"
         if candidate.is_dir():
             return candidate

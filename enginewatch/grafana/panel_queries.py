@@ -14,8 +14,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from enginewatch.dashboards import Annotation, Dashboard, Datasource, Panel, Target, Variable
-from enginewatch.grafana_queries import (
+from enginewatch.grafana.dashboards import (
+    Annotation,
+    Dashboard,
+    Datasource,
+    Panel,
+    Target,
+    Variable,
+)
+from enginewatch.grafana.influxql import InfluxQLClient, Series
+from enginewatch.grafana.interpolation import (
     ALL_VALUE,
     TimeRange,
     VariableValue,
@@ -24,7 +32,6 @@ from enginewatch.grafana_queries import (
     replace_macros,
     replace_variables,
 )
-from enginewatch.influxql import InfluxQLClient, Series
 
 GRID_COLUMNS = 24
 # Grafana sizes a panel's max data points by its width in pixels; this is the
