@@ -9,6 +9,7 @@ import requests
 
 from enginewatch.points import Origin, Point, encode_archive
 from tests.support import kafka
+from tests.support.influx import query
 
 T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 ENGINES = [f"0d6f{i:04x}-1b2c-4d5e-8f90-a1b2c3d4e5f6" for i in range(5)]
@@ -65,25 +66,13 @@ def keys_of(points: Iterable[Point]) -> set[PointKey]:
     }
 
 
-def _query(url: str, database: str, influxql: str) -> list[dict[str, Any]]:
-    response = requests.get(
-        f"{url}/query", params={"db": database, "q": influxql, "epoch": "ns"}, timeout=30
-    )
-    response.raise_for_status()
-    result = response.json()["results"][0]
-    if "error" in result:
-        raise RuntimeError(result["error"])
-    series: list[dict[str, Any]] = result.get("series", [])
-    return series
-
-
 def points_in(url: str, database: str) -> list[PointKey]:
     """Every point of the database, split back into tags and fields, one per row."""
     tag_keys = {
-        s["name"]: {v[0] for v in s["values"]} for s in _query(url, database, "SHOW TAG KEYS")
+        s["name"]: {v[0] for v in s["values"]} for s in query(database, "SHOW TAG KEYS", url)
     }
     found: list[PointKey] = []
-    for series in _query(url, database, "SELECT * FROM /.*/"):
+    for series in query(database, "SELECT * FROM /.*/", url):
         name, tags_of = series["name"], tag_keys.get(series["name"], set())
         for values in series["values"]:
             row = dict(zip(series["columns"], values, strict=True))
@@ -97,7 +86,7 @@ def points_in(url: str, database: str) -> list[PointKey]:
 def field_types(url: str, database: str) -> dict[tuple[str, str], str]:
     return {
         (series["name"], key): kind
-        for series in _query(url, database, "SHOW FIELD KEYS")
+        for series in query(database, "SHOW FIELD KEYS", url)
         for key, kind in series["values"]
     }
 

@@ -10,10 +10,10 @@ import requests
 from tests.support.services import INFLUX_URL
 
 
-def query(database: str, influxql: str) -> list[dict[str, Any]]:
+def query(database: str, influxql: str, url: str = INFLUX_URL) -> list[dict[str, Any]]:
     """Run an InfluxQL query; return its series (name, tags, columns, values)."""
     response = requests.get(
-        f"{INFLUX_URL}/query",
+        f"{url}/query",
         params={"db": database, "q": influxql, "epoch": "ns"},
         timeout=30,
     )
