@@ -8,27 +8,32 @@ messages of an engine meet in one partition, where `derive` keeps the engine's
 carried amounts in a changelog-backed table. With input_keyed_by_engine set,
 the input already is keyed that way and `derive` reads it directly.
 
-Both agents take their events in batches and hand their messages straight to
-the producer, awaiting delivery once per batch: Faust's per-message
-`Topic.send` cost more than the whole derivation. `derive` publishes one
-archive message per engine and batch, holding that engine's points in order,
-so the archive hop and the archiver pay per group rather than per report
-(docs/benchmarks.md has the figures).
+Faust costs a fixed amount per event and more again per `Topic.send`, far more
+than the derivation itself, so both agents take their events in batches and
+hand their messages straight to the producer, awaiting delivery once per
+batch, and both send one message per engine and batch:
+
+- on `{app}-by-engine`, the engine's input messages of the batch, byte for
+  byte one after the other, with their origins and lengths in a header;
+- on the archive topic, the engine's points of the batch, in order (an
+  ordinary archive message: its `origin` is the group's first input message).
+
+docs/benchmarks.md has the figures.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, Generic, TypeVar, cast
 
 import faust
 import orjson
 from faust.streams import _current_event
 
-from agents.pipeline import Accepted, Rejected, engine_of, handle
+from agents.pipeline import Rejected, engine_of, handle
 from agents.resolve.resolver import Resolver
 from enginewatch.deadletters import dead_letter
 from enginewatch.faustapp import RAW_BYTES, create_faust_app
@@ -45,9 +50,12 @@ STAGE = "agents"
 # full batch under load, a short wait when the stream is quiet.
 BATCH_EVENTS = 1000
 BATCH_SECONDS = 0.05
-# An archive message holds the points of at most this much input, far below
-# Kafka's default 1 MiB message size limit.
+# A grouped message carries at most this much input, far below Kafka's default
+# 1 MiB message size limit.
 GROUP_INPUT_BYTES = 128 * 1024
+
+T = TypeVar("T")
+Message = tuple[bytes, bytes, dict[str, bytes] | None]  # key, value, headers
 
 
 def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
@@ -65,39 +73,37 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
     async def reject(reason: str, origin: Origin, value: bytes | None) -> None:
         await dead_letters.send(value=dead_letter(reason, origin, value, STAGE))
 
+    async def send(topic: str, messages: list[Message]) -> None:
+        """Hand the batch's messages to the producer; return once the broker has them all."""
+        sent = [await app.producer.send(topic, k, v, None, None, h) for k, v, h in messages]
+        # A failure raises here, and Faust logs the agent's crash and restarts it.
+        await asyncio.gather(*sent)
+
     async def route_by_engine(stream: faust.StreamT[bytes]) -> None:
         async for events in _batches(stream):
-            sent = []
+            groups: EngineGroups[bytes] = EngineGroups(GROUP_INPUT_BYTES)
             for event in events:
-                origin = _origin(event)
-                engine = engine_of(event.value)
+                origin, value = _origin(event), event.value
+                engine = engine_of(value)
                 if isinstance(engine, Rejected):
-                    await reject(engine.reason, origin, event.value)
-                    continue
-                header = {ORIGIN_HEADER: _pack(origin)}
-                sent.append(
-                    await app.producer.send(
-                        by_engine.get_topic_name(), engine.encode(), event.value, None, None, header
-                    )
-                )
-            await _delivered(sent)
+                    await reject(engine.reason, origin, value)
+                else:
+                    assert value is not None  # engine_of rejects an empty value
+                    groups.add(engine, origin, value, len(value))
+            await send(by_engine.get_topic_name(), groups.messages(_by_engine_message))
 
     async def derive(stream: faust.StreamT[bytes]) -> None:
         async for events in _batches(stream):
-            groups = ArchiveGroups(GROUP_INPUT_BYTES)
+            groups: EngineGroups[list[Point]] = EngineGroups(GROUP_INPUT_BYTES)
             for event in events:
                 _make_current(event)
-                origin = _unpack(event.headers.get(ORIGIN_HEADER)) or _origin(event)
-                outcome = handle(event.value, resolver.model_for, carried)
-                if isinstance(outcome, Accepted):
-                    groups.add(outcome.engine, outcome.points, origin, len(event.value or b""))
-                else:
-                    await reject(outcome.reason, origin, event.value)
-            sent = [
-                await app.producer.send(settings.archive_topic, key, value, None, None, None)
-                for key, value in groups.messages()
-            ]
-            await _delivered(sent)
+                for origin, value in _inputs(event):
+                    outcome = handle(value, resolver.model_for, carried)
+                    if isinstance(outcome, Rejected):
+                        await reject(outcome.reason, origin, value)
+                    elif outcome.points:  # an empty gauge list yields no point, no message
+                        groups.add(outcome.engine, origin, outcome.points, len(value or b""))
+            await send(settings.archive_topic, groups.messages(archive_message))
 
     if settings.input_keyed_by_engine:
         app.agent(input_topic, name="derive")(derive)
@@ -114,49 +120,66 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
 
 
 @dataclass(slots=True)
-class _Group:
-    origin: Origin  # of the group's first input message
-    points: list[Point] = field(default_factory=list)
+class _Group(Generic[T]):
+    entries: list[tuple[Origin, T]] = field(default_factory=list)
     input_bytes: int = 0
 
 
-class ArchiveGroups:
-    """One batch's points as archive messages: one per engine, its points in order.
+class EngineGroups(Generic[T]):
+    """One batch's items, grouped per engine in their order.
 
     An engine's group is closed, and a new one begun, when the input behind
-    it would pass `max_input_bytes`. Messages come out keyed by engine, an
-    engine's in the order of its input, so they stay in order on its partition.
+    it would pass `max_input_bytes`. `messages` returns an engine's groups in
+    order, so, sent keyed by engine, they stay in order on its partition.
     """
 
     def __init__(self, max_input_bytes: int) -> None:
         self.max_input_bytes = max_input_bytes
-        self._open: dict[str, _Group] = {}
-        self._closed: list[tuple[bytes, bytes]] = []
+        self._open: dict[str, _Group[T]] = {}
+        self._closed: list[tuple[str, _Group[T]]] = []
 
-    def add(self, engine: str, points: Sequence[Point], origin: Origin, input_bytes: int) -> None:
-        if not points:  # an empty gauge list yields no point, and no message
-            return
+    def add(self, engine: str, origin: Origin, item: T, input_bytes: int) -> None:
         group = self._open.get(engine)
         if group is not None and group.input_bytes + input_bytes > self.max_input_bytes:
-            self._closed.append(_message(engine, group))
+            self._closed.append((engine, group))
             group = None
         if group is None:
-            group = self._open[engine] = _Group(origin)
-        group.points.extend(points)
+            group = self._open[engine] = _Group()
+        group.entries.append((origin, item))
         group.input_bytes += input_bytes
 
-    def messages(self) -> list[tuple[bytes, bytes]]:
-        """(key, value) of every archive message, closed groups first."""
-        return self._closed + [_message(engine, group) for engine, group in self._open.items()]
+    def messages(self, encode: Callable[[str, list[tuple[Origin, T]]], Message]) -> list[Message]:
+        groups = [*self._closed, *self._open.items()]
+        return [encode(engine, group.entries) for engine, group in groups]
 
 
-def _message(engine: str, group: _Group) -> tuple[bytes, bytes]:
-    return engine.encode(), encode_archive(group.points, group.origin)
+def _by_engine_message(engine: str, entries: list[tuple[Origin, bytes]]) -> Message:
+    """The engine's input messages one after the other; the header says where each
+    came from and how long it is, so `derive` takes them apart byte for byte."""
+    header = [[o.topic, o.partition, o.offset, len(value)] for o, value in entries]
+    value = b"".join(value for _, value in entries)
+    return engine.encode(), value, {ORIGIN_HEADER: orjson.dumps(header)}
 
 
-async def _delivered(sent: Sequence[Awaitable[object]]) -> None:
-    """Wait until the broker has the batch's messages; a failure stops the agent loudly."""
-    await asyncio.gather(*sent)
+def archive_message(engine: str, entries: list[tuple[Origin, list[Point]]]) -> Message:
+    points = [point for _, group in entries for point in group]
+    return engine.encode(), encode_archive(points, entries[0][0]), None
+
+
+def _inputs(event: faust.EventT[bytes]) -> Iterator[tuple[Origin, bytes | None]]:
+    """The input messages an event holds: a group from route-by-engine, or itself."""
+    value = event.value
+    header = event.headers.get(ORIGIN_HEADER)
+    if header is None or value is None:
+        yield _origin(event), value
+        return
+    entries: list[Any] = orjson.loads(header)
+    if entries and not isinstance(entries[0], list):
+        entries = [[*entries, len(value)]]  # one message, as written before grouping
+    start = 0
+    for topic, partition, offset, length in entries:
+        yield Origin(topic, partition, offset), value[start : start + length]
+        start += length
 
 
 def _batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT[bytes]]]:
@@ -173,14 +196,3 @@ def _make_current(event: faust.EventT[bytes]) -> None:
 def _origin(event: faust.EventT[bytes]) -> Origin:
     message = event.message
     return Origin(message.topic, message.partition, message.offset)
-
-
-def _pack(origin: Origin) -> bytes:
-    return orjson.dumps([origin.topic, origin.partition, origin.offset])
-
-
-def _unpack(header: bytes | None) -> Origin | None:
-    if header is None:
-        return None
-    topic, partition, offset = orjson.loads(header)
-    return Origin(topic, partition, offset)

@@ -11,7 +11,7 @@ from typing import Any, cast
 from influxdb_client.client.write.point import Point as ClientPoint
 from influxdb_client.domain.write_precision import WritePrecision
 
-from agents.app import BATCH_EVENTS, GROUP_INPUT_BYTES, ArchiveGroups
+from agents.app import BATCH_EVENTS, GROUP_INPUT_BYTES, EngineGroups, archive_message
 from archiver.lineprotocol import encode_point
 from benchmarks import influxio, kafkaio
 from benchmarks.cpu import CpuSampler
@@ -44,15 +44,15 @@ def backlog(session: Session, points: Sequence[Point], copies: int) -> Backlog:
         for copy in range(copies)
         for p in points
     ]
-    messages: list[tuple[bytes, bytes]] = []
+    messages = []
     for start in range(0, len(repeated), BATCH_EVENTS):
         # One agents batch: one input message per point here, in order.
-        groups = ArchiveGroups(GROUP_INPUT_BYTES)
+        groups: EngineGroups[list[Point]] = EngineGroups(GROUP_INPUT_BYTES)
         for offset, point in enumerate(repeated[start : start + BATCH_EVENTS], start):
-            groups.add(point.tags["engine"], [point], Origin("notify", 0, offset), INPUT_BYTES)
-        messages.extend(groups.messages())
+            groups.add(point.tags["engine"], Origin("notify", 0, offset), [point], INPUT_BYTES)
+        messages.extend(groups.messages(archive_message))
     topic = session.topic("archive")
-    asyncio.run(kafkaio.produce(topic, [v for _, v in messages], [k for k, _ in messages]))
+    asyncio.run(kafkaio.produce(topic, [m[1] for m in messages], [m[0] for m in messages]))
     return Backlog(topic, repeated, sum(len(p.fields) for p in repeated))
 
 

@@ -1,8 +1,9 @@
 """Metric points and the archive topic's message format (version 1).
 
 A message on the archive topic is one JSON object holding the points derived
-from one input message, so the archive hop costs one message per input, not
-one per point (schema: enginewatch/schemas/archive-v1.schema.json):
+from one or more input messages of one engine, in order (the agents send one
+per engine and batch), so the archive hop costs far less than one message per
+point (schema: enginewatch/schemas/archive-v1.schema.json):
 
     {"version": 1,
      "origin": {"topic": "notify", "partition": 0, "offset": 42},
@@ -66,7 +67,7 @@ class ArchiveFormatError(ValueError):
 
 
 def encode_archive(points: Iterable[Point], origin: Origin | None = None) -> bytes:
-    """Serialise the points of one input message as one archive message."""
+    """Serialise points as one archive message; `origin` is the first input message behind them."""
     message: dict[str, Any] = {
         "version": ARCHIVE_VERSION,
         "points": [

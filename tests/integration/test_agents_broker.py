@@ -53,6 +53,11 @@ def _load_cases() -> tuple[
     return lines, points, bad, models
 
 
+def _points_in(record: kafka.Record) -> int:
+    """An archive message holds the points of one or more messages of its engine."""
+    return len(decode_archive(record.value or b""))
+
+
 def _canonical(point: dict[str, Any]) -> str:
     return json.dumps(point, sort_keys=True)
 
@@ -100,7 +105,7 @@ def test_recording_through_the_agents(
             )
 
     archive = kafka.consume(
-        names["archive"], count=sum(1 for _ in expected_points), timeout=120, settle=3
+        names["archive"], count=len(expected_points), timeout=120, settle=3, units=_points_in
     )
     dead = kafka.consume(names["dead"], count=len(bad_lines), timeout=30, settle=2)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -60,11 +60,18 @@ def produce(
     asyncio.run(_produce())
 
 
-def consume(topic: str, count: int, timeout: float = 60.0, settle: float = 0.0) -> list[Record]:
+def consume(
+    topic: str,
+    count: int,
+    timeout: float = 60.0,
+    settle: float = 0.0,
+    units: Callable[[Record], int] | None = None,
+) -> list[Record]:
     """Read a topic from the beginning until `count` records arrived or the time is up.
 
     With `settle` > 0, go on reading that long after `count` is reached, so a test
-    also sees records that should not be there.
+    also sees records that should not be there. With `units`, `count` counts what
+    it says each record holds (e.g. the points of an archive message), not records.
     """
 
     async def _consume() -> list[Record]:
@@ -82,14 +89,18 @@ def consume(topic: str, count: int, timeout: float = 60.0, settle: float = 0.0) 
             # also when the topic is created after the consumer started.
             consumer.subscribe([topic])
             settle_until: float | None = None
+            done = 0
             while time.monotonic() < deadline:
-                if len(records) >= count and settle_until is None:
+                if done >= count and settle_until is None:
                     settle_until = time.monotonic() + settle
                 if settle_until is not None and time.monotonic() >= settle_until:
                     break
                 batch = await consumer.getmany(timeout_ms=200)
                 for messages in batch.values():
-                    records.extend(Record(m.key, m.value, m.partition, m.offset) for m in messages)
+                    for m in messages:
+                        record = Record(m.key, m.value, m.partition, m.offset)
+                        records.append(record)
+                        done += 1 if units is None else units(record)
         finally:
             await consumer.stop()
         return records
