@@ -13,19 +13,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
 import faust
 
-from enginewatch.faustapp import create_faust_app, run_worker
+from enginewatch.faustapp import RAW_BYTES, create_faust_app, run_worker
 from enginewatch.settings import Settings, load_settings
 
-RAW: dict[str, Any] = {
-    "key_type": bytes,
-    "value_type": bytes,
-    "key_serializer": "raw",
-    "value_serializer": "raw",
-}
 MODES = ("consume", "forward")
 
 
@@ -33,8 +26,8 @@ def create_noop_app(settings: Settings, mode: str) -> faust.App:
     # Commit often: the consume-only ceiling is read from outside through the
     # group's committed offsets, and they should follow the stream closely.
     app = create_faust_app(settings, f"noop-{mode}", broker_commit_every=1000)
-    source = app.topic(settings.input_topic, **RAW)
-    sink = app.topic(settings.archive_topic, partitions=settings.partitions, **RAW)
+    source = app.topic(settings.input_topic, **RAW_BYTES)
+    sink = app.topic(settings.archive_topic, partitions=settings.partitions, **RAW_BYTES)
 
     async def consume(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         async for _event in stream.events():

@@ -92,6 +92,7 @@ CHANGE_STEPS: tuple[tuple[str, str], ...] = (
     ("the same on uvloop", "86 µs"),
     ("`take_events`, one archive message per engine and batch, asyncio loop", "84 µs"),
     ("for scale: the Faust no-op agent, asyncio loop / uvloop", "75 µs / 57 µs"),
+    ("for scale: a no-op agent taking `take_events` batches, asyncio loop", "67 µs"),
 )
 
 
@@ -192,9 +193,9 @@ steady part of the run. *One hop*: the input is keyed by engine
 (`ENGINEWATCH_INPUT_KEYED_BY_ENGINE=true`, as the simulator and most engine
 producers key it), so `derive` reads it directly; that is the shape of the
 no-op agent, and the ratio the target is about. *Two hops* is the default
-topology: `route-by-engine` re-keys every message by engine on an internal
-topic first, so every report is consumed twice and produced twice; its ratio
-to the one-hop no-op is reported as well. *Previous wiring*
+topology: `route-by-engine` first re-keys the input by engine on an internal
+topic (one message per engine and batch there), so each report passes through
+Faust once more; its ratio to the one-hop no-op is reported as well. *Previous wiring*
 (`benchmarks/before_app.py`) is the agents as they were before the change
 below, run beside today's on the same recording.
 
@@ -231,17 +232,22 @@ archive message, plus a small produce request each. The changes, in
 1. **Batching:** both agents iterate `stream.take_events(1000, within=0.05)`
    instead of one event at a time, so the agent's own code runs once per batch
    (at most 50 ms of added delay when the input is quiet).
-2. **The archive hop:** messages go straight to `app.producer.send` (no
-   `Topic.send`, its futures and callbacks), and their delivery is awaited
-   once per batch. `derive` now publishes **one archive message per engine and
-   batch**, holding that engine's points in order (at most 128 KiB of input
-   behind one message); the archive format is unchanged (`origin` names the
-   first input message of the group). This also makes the archiver's work per
-   point small (section 3).
-3. **The event loop:** workers run on uvloop.
-4. **Settings left alone:** a producer linger of 5 ms changed nothing
-   measurable (a batch's messages already leave together), and a larger
-   `stream_buffer_maxsize` did not help either.
+2. **Straight to the producer:** messages go to `app.producer.send` (no
+   `Topic.send` with its futures and callbacks), and their delivery is awaited
+   once per batch, before the batch's offsets can be committed.
+3. **One message per engine and batch, on both hops:** `route-by-engine`
+   sends an engine's input messages of the batch as one message on the
+   internal by-engine topic (the messages byte for byte one after the other,
+   their origins and lengths in a header), and `derive` publishes one archive
+   message per engine and batch holding that engine's points in order (the
+   archive format is unchanged; `origin` names the group's first input
+   message). At most 128 KiB of input stands behind one message. Faust's cost
+   per event is then paid once per group on the second hop, and the
+   archiver's cost per message once per group too (section 3).
+4. **The event loop:** workers run on uvloop.
+5. **Left alone:** a producer linger of 5 ms changed nothing measurable (a
+   batch's messages already leave together), and neither did a larger
+   `stream_buffer_maxsize`.
 
 Development measurements, one factor at a time (same machine, CPU per report,
 one-hop agents):
