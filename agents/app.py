@@ -50,8 +50,10 @@ STAGE = "agents"
 # full batch under load, a short wait when the stream is quiet.
 BATCH_EVENTS = 1000
 BATCH_SECONDS = 0.05
-# A grouped message carries at most this much input, far below Kafka's default
-# 1 MiB message size limit.
+# A grouped message carries at most this many input messages and this much
+# input: far below Kafka's default 1 MiB message size limit, and an archiver
+# batch (ENGINEWATCH_BATCH_POINTS messages) stays within a bounded number of points.
+GROUP_INPUTS = 50
 GROUP_INPUT_BYTES = 128 * 1024
 
 T = TypeVar("T")
@@ -81,7 +83,7 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
 
     async def route_by_engine(stream: faust.StreamT[bytes]) -> None:
         async for events in _batches(stream):
-            groups: EngineGroups[bytes] = EngineGroups(GROUP_INPUT_BYTES)
+            groups: EngineGroups[bytes] = EngineGroups(GROUP_INPUTS, GROUP_INPUT_BYTES)
             for event in events:
                 origin, value = _origin(event), event.value
                 engine = engine_of(value)
@@ -93,12 +95,13 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
             await send(by_engine.get_topic_name(), groups.messages(_by_engine_message))
 
     async def derive(stream: faust.StreamT[bytes]) -> None:
+        model_for = resolver.model_for
         async for events in _batches(stream):
-            groups: EngineGroups[list[Point]] = EngineGroups(GROUP_INPUT_BYTES)
+            groups: EngineGroups[list[Point]] = EngineGroups(GROUP_INPUTS, GROUP_INPUT_BYTES)
             for event in events:
                 _make_current(event)
                 for origin, value in _inputs(event):
-                    outcome = handle(value, resolver.model_for, carried)
+                    outcome = handle(value, model_for, carried)
                     if isinstance(outcome, Rejected):
                         await reject(outcome.reason, origin, value)
                     elif outcome.points:  # an empty gauge list yields no point, no message
@@ -128,19 +131,24 @@ class _Group(Generic[T]):
 class EngineGroups(Generic[T]):
     """One batch's items, grouped per engine in their order.
 
-    An engine's group is closed, and a new one begun, when the input behind
-    it would pass `max_input_bytes`. `messages` returns an engine's groups in
-    order, so, sent keyed by engine, they stay in order on its partition.
+    An engine's group is closed, and a new one begun, when it holds
+    `max_inputs` items or the input behind it would pass `max_input_bytes`.
+    `messages` returns an engine's groups in order, so, sent keyed by engine,
+    they stay in order on its partition.
     """
 
-    def __init__(self, max_input_bytes: int) -> None:
+    def __init__(self, max_inputs: int, max_input_bytes: int) -> None:
+        self.max_inputs = max_inputs
         self.max_input_bytes = max_input_bytes
         self._open: dict[str, _Group[T]] = {}
         self._closed: list[tuple[str, _Group[T]]] = []
 
     def add(self, engine: str, origin: Origin, item: T, input_bytes: int) -> None:
         group = self._open.get(engine)
-        if group is not None and group.input_bytes + input_bytes > self.max_input_bytes:
+        if group is not None and (
+            len(group.entries) == self.max_inputs
+            or group.input_bytes + input_bytes > self.max_input_bytes
+        ):
             self._closed.append((engine, group))
             group = None
         if group is None:
