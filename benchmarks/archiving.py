@@ -11,7 +11,13 @@ from typing import Any, cast
 from influxdb_client.client.write.point import Point as ClientPoint
 from influxdb_client.domain.write_precision import WritePrecision
 
-from agents.app import BATCH_EVENTS, GROUP_INPUT_BYTES, EngineGroups, archive_message
+from agents.app import (
+    BATCH_EVENTS,
+    GROUP_INPUT_BYTES,
+    GROUP_INPUTS,
+    EngineGroups,
+    archive_message,
+)
 from archiver.lineprotocol import encode_point
 from benchmarks import influxio, kafkaio
 from benchmarks.cpu import CpuSampler
@@ -47,7 +53,7 @@ def backlog(session: Session, points: Sequence[Point], copies: int) -> Backlog:
     messages = []
     for start in range(0, len(repeated), BATCH_EVENTS):
         # One agents batch: one input message per point here, in order.
-        groups: EngineGroups[list[Point]] = EngineGroups(GROUP_INPUT_BYTES)
+        groups: EngineGroups[list[Point]] = EngineGroups(GROUP_INPUTS, GROUP_INPUT_BYTES)
         for offset, point in enumerate(repeated[start : start + BATCH_EVENTS], start):
             groups.add(point.tags["engine"], Origin("notify", 0, offset), [point], INPUT_BYTES)
         messages.extend(groups.messages(archive_message))

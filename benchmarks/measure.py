@@ -67,8 +67,11 @@ def feed_and_measure(
         # Nothing can have been done before the input existed.
         samples = [Sample(feeding, 0), *collect()]
     window = steady_window(samples, total, not_before=produced)
+    # CPU over the whole run, from the first input to the last output: the
+    # stages of a pipeline do not all work inside the rate's window.
+    finished = samples[-1].time
     return Throughput(
         window.rate,
-        cpu.seconds_between(window.start, window.end) / window.units * 1e6,
-        services.seconds_between(window.start, window.end) / window.units * 1e6,
+        cpu.seconds_between(feeding, finished) / total * 1e6,
+        services.seconds_between(feeding, finished) / total * 1e6,
     )

@@ -1,6 +1,6 @@
 """Where an agents worker's CPU time goes, per event, sampled from outside with py-spy.
 
-py-spy reads the worker's stacks 250 times a second without stopping it and
+py-spy reads the worker's stacks 1 000 times a second without stopping it and
 keeps only the samples where the worker was running (not waiting for I/O), so
 the shares are of CPU time. A sample is counted for the package of its
 innermost Python frame (time in C extensions such as orjson or uvloop counts
@@ -24,11 +24,12 @@ from benchmarks.procs import ROOT
 from benchmarks.session import Session, enginewatch
 from benchmarks.workload import Expected, Recording
 
-RATE = 250  # samples per second
+RATE = 1000  # samples per second
 # First match wins: (label, substrings of a frame's "function (file:line)").
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # uvloop's C loop runs inside mode's worker, so its own time shows there.
     ("event loop (uvloop, C)", ("execute_from_commandline",)),
+    ("agents: wiring (agents/app.py)", ("/agents/app.py",)),
     ("agents: parse, derive, resolve", ("/agents/",)),
     ("enginewatch: archive format", ("/enginewatch/",)),
     ("faust", ("/faust/",)),
@@ -37,7 +38,9 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("asyncio", ("/asyncio/",)),
 )
 OTHER = "other (standard library, weakref, logging, ...)"
-OURS = ("/agents/", "/enginewatch/points")
+# The pure pipeline: everything of ours but the Faust wiring, under which all
+# of Faust's stream machinery runs too.
+OURS = ("/agents/pipeline.py", "/enginewatch/points.py")
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ def profile_agents(
     spy = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("py-spy")),
-            *("record", "--format", "raw", "--nonblocking", "--rate", str(RATE)),
+            *("record", "--format", "raw", "--full-filenames", "--nonblocking"),
+            *("--rate", str(RATE)),
             *("--pid", str(worker.pid), "--output", str(output)),
         ],
         stdout=subprocess.DEVNULL,

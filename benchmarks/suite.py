@@ -64,9 +64,9 @@ METRICS: dict[str, tuple[str, str]] = {
     "latency.max": ("s", "produce -> queryable in InfluxDB, worst probe"),
     "latency.probes": ("probes", "probes counted (after the warm-up)"),
     "latency.rate": ("reports/s", "the paced input rate actually sent"),
-    "latency_tuned.p50": ("s", f"the same with ENGINEWATCH_BATCH_SECONDS={TUNED_BATCH_SECONDS}"),
-    "latency_tuned.p99": ("s", f"the same with ENGINEWATCH_BATCH_SECONDS={TUNED_BATCH_SECONDS}"),
-    "latency_tuned.max": ("s", f"the same with ENGINEWATCH_BATCH_SECONDS={TUNED_BATCH_SECONDS}"),
+    "latency_tuned.p50": ("s", f"median, ENGINEWATCH_BATCH_SECONDS={TUNED_BATCH_SECONDS}"),
+    "latency_tuned.p99": ("s", f"99th percentile, ENGINEWATCH_BATCH_SECONDS={TUNED_BATCH_SECONDS}"),
+    "latency_tuned.max": ("s", f"worst probe, ENGINEWATCH_BATCH_SECONDS={TUNED_BATCH_SECONDS}"),
 }
 
 
