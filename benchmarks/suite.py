@@ -17,7 +17,8 @@ from benchmarks.workload import Expected, Recording
 log = logging.getLogger(__name__)
 
 # The archiver's batch wait for the second latency figure (the default is 1.0 s).
-TUNED_BATCH_SECONDS = "0.5"
+# The former default, for comparison with the current 0.5 s.
+TUNED_BATCH_SECONDS = "1.0"
 
 # Every figure of a run: key -> (unit, what it is). Ratios are taken within a run.
 METRICS: dict[str, tuple[str, str]] = {
@@ -194,7 +195,7 @@ def one_run(
     out["pipeline.enginewatch_services_cpu"] = ours.services_cpu_us
     out["latency.p50"], out["latency.p99"], out["latency.max"] = delays.p50, delays.p99, delays.max
     out["latency.probes"], out["latency.rate"] = float(delays.probes), delays.rate
-    step("latency, archiver batches of at most 0.5 s")
+    step("latency, archiver batches of at most 1 s")
     running = pipeline.start_pipeline(session, engine_map, batch_seconds=TUNED_BATCH_SECONDS)
     try:
         tuned = pipeline.latency(session, running)
