@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -16,16 +15,8 @@ from enginewatch.points import Point
 from tests.support import archive, kafka
 from tests.support.archiver_kafka import read_topic
 from tests.support.services import INFLUX_URL
+from tests.support.waiting import wait_until
 from tests.support.workers import Worker, base_env
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.3)
-    return condition()
 
 
 def file_lines(directory: Path) -> list[str]:

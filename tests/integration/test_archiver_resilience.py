@@ -8,7 +8,6 @@ unacknowledged: the committed offsets must not pass what InfluxDB took.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,19 +17,11 @@ from enginewatch.points import Point
 from tests.support import archive, kafka
 from tests.support.archiver_kafka import committed
 from tests.support.influxd import PrivateInfluxd
+from tests.support.waiting import wait_until
 from tests.support.workers import Worker, base_env
 
 DATABASE = "enginewatch_resilience"
 FIRST, SECOND = 200, 300
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.3)
-    return condition()
 
 
 @pytest.fixture
