@@ -182,8 +182,6 @@ def _inputs(event: faust.EventT[bytes]) -> Iterator[tuple[Origin, bytes | None]]
         yield _origin(event), value
         return
     entries: list[Any] = orjson.loads(header)
-    if entries and not isinstance(entries[0], list):
-        entries = [[*entries, len(value)]]  # one message, as written before grouping
     start = 0
     for topic, partition, offset, length in entries:
         yield Origin(topic, partition, offset), value[start : start + length]
