@@ -1,6 +1,8 @@
 """Delivering one batch: write it whole, or learn exactly which points cannot be.
 
-For each request of at most `max_points` lines:
+Requests of at most `max_points` lines are written one at a time and in
+order, while the next one is prepared (decoding and encoding overlap with
+InfluxDB's work on the request in flight). For each request:
 
 - Unavailable: wait (archiver/retry.py) and send the same body again, for as
   long as it takes. The caller has not acknowledged the batch's messages, so
@@ -23,9 +25,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from archiver.batch import Batch, Record, Reject, assemble
+from archiver.batch import Record, Reject, Request, Requests
 from archiver.retry import Backoff
 from archiver.sink import Rejected, Sink, TooLarge, Unavailable, describe
+from archiver.transcode import Transcoder
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ class Delivery:
         self.max_points = max_points
         self.backoff = backoff or Backoff()
         self.sleep = sleep
+        self.transcoder = Transcoder()
         self._waiting_for: str | None = None
         self._waiting_subject = ""
         self._waiting_since = 0.0
@@ -77,13 +81,28 @@ class Delivery:
 
     async def deliver(self, records: Sequence[Record]) -> BatchReport:
         started = time.monotonic()
-        batch = assemble(records)
-        report = BatchReport(messages=batch.messages)
-        for start in range(0, len(batch.lines), self.max_points):
-            end = min(start + self.max_points, len(batch.lines))
-            await self._write_range(batch, start, end, report)
-        report.rejected = len(batch.rejects)
-        for reject in batch.rejects:
+        report = BatchReport(messages=len(records))
+        requests = Requests(self.max_points, self.transcoder)
+        writing: asyncio.Future[None] | None = None
+        try:
+            for record in records:
+                requests.add(record)
+                request = requests.full()
+                if request is not None:
+                    writing = await self._write_next(writing, request, requests.rejects, report)
+                if writing is not None and not writing.done():
+                    # Let the request in flight go on while the next one fills.
+                    await asyncio.sleep(0)
+            request = requests.rest()
+            if request is not None:
+                writing = await self._write_next(writing, request, requests.rejects, report)
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None:
+                writing.cancel()  # only still running when deliver itself was cancelled
+        report.rejected = len(requests.rejects)
+        for reject in requests.rejects:
             await self._send_dead_letter(reject)
             report.dead_letters += 1
         report.duration = time.monotonic() - started
@@ -91,11 +110,25 @@ class Delivery:
             logger.info("%s", report.log_line())
         return report
 
-    async def _write_range(self, batch: Batch, start: int, end: int, report: BatchReport) -> None:
-        pending = [(start, end)]
+    async def _write_next(
+        self,
+        writing: asyncio.Future[None] | None,
+        request: Request,
+        rejects: list[Reject],
+        report: BatchReport,
+    ) -> asyncio.Future[None]:
+        """Start writing `request` once the one before it is written: one in flight, in order."""
+        if writing is not None:
+            await writing
+        return asyncio.ensure_future(self._write_request(request, rejects, report))
+
+    async def _write_request(
+        self, request: Request, rejects: list[Reject], report: BatchReport
+    ) -> None:
+        pending = [(0, len(request.lines))]
         while pending:
             low, high = pending.pop()
-            body = "".join(f"{line}\n" for line in batch.lines[low:high]).encode()
+            body = request.body(low, high)
             refusal = await self._write_until_answered(body, report)
             if refusal is None:
                 report.points += high - low
@@ -104,10 +137,11 @@ class Delivery:
                 isinstance(refusal, Rejected) and refusal.dropped == high - low
             ):
                 # One point, or InfluxDB says it dropped them all: nothing to isolate.
-                for index in range(low, high):
-                    source = batch.sources[index]
-                    batch.rejects.append(
-                        Reject(str(refusal), source.origin, source.key, batch.lines[index].encode())
+                for line, source in zip(
+                    request.lines[low:high], request.sources[low:high], strict=True
+                ):
+                    rejects.append(
+                        Reject(str(refusal), source.origin, source.key, line[:-1].encode())
                     )
             else:
                 middle = (low + high) // 2

@@ -22,9 +22,10 @@ tags with an empty value are left out (InfluxDB treats them as absent).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from functools import lru_cache
 
-from enginewatch.points import Point
+from enginewatch.points import FieldValue, Point
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -51,24 +52,38 @@ class LineProtocolError(ValueError):
 
 def encode_point(point: Point) -> str:
     """One line of line protocol (no trailing newline), or LineProtocolError."""
-    line = _measurement(point.measurement)
-    tags = point.tags
+    return (
+        f"{series_key(point.measurement, point.tags)} {field_set(point.fields)} "
+        f"{timestamp(point.time)}"
+    )
+
+
+def series_key(measurement: str, tags: Mapping[str, str]) -> str:
+    """The measurement and tags part of a line: what every point of a series shares."""
+    line = _measurement(measurement)
     for key in sorted(tags):
         value = tags[key]
         if value:
             line += f",{_tag_key(key)}={_tag_value(value)}"
-    fields = ",".join(
-        f"{_field_key(key)}={_field_value(key, value)}" for key, value in point.fields.items()
+    return line
+
+
+def field_set(fields: Mapping[str, FieldValue]) -> str:
+    fields_text = ",".join(
+        f"{field_key(key)}={field_value(key, value)}" for key, value in fields.items()
     )
-    if not fields:
+    if not fields_text:
         raise LineProtocolError("a point needs at least one field")
-    time = point.time
+    return fields_text
+
+
+def timestamp(time: int) -> int:
     if not INT64_MIN < time < INT64_MAX:
         raise LineProtocolError(f"timestamp {time} is outside InfluxDB's int64 range")
-    return f"{line} {fields} {time}"
+    return time
 
 
-def _field_value(key: str, value: object) -> str:
+def field_value(key: str, value: object) -> str:
     kind = type(value)
     if kind is float:
         assert isinstance(value, float)
@@ -112,7 +127,7 @@ def _tag_value(value: str) -> str:
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def _field_key(key: str) -> str:
+def field_key(key: str) -> str:
     if not key:
         raise LineProtocolError("a field key is empty")
     _check_backslashes("field key", key, _AMBIGUOUS_FIELD_KEY)

@@ -97,10 +97,11 @@ def decode_archive(raw: bytes) -> list[Point]:
     raw_points = message.get("points")
     if not isinstance(raw_points, list):
         raise ArchiveFormatError("'points' is not a list")
-    return [_point(item, index) for index, item in enumerate(raw_points)]
+    return [point_from_json(item, index) for index, item in enumerate(raw_points)]
 
 
-def _point(item: Any, index: int) -> Point:
+def point_from_json(item: Any, index: int) -> Point:
+    """One point of an archive message (its JSON object), or ArchiveFormatError naming it."""
     if not isinstance(item, dict):
         raise ArchiveFormatError(f"point {index} is not an object")
     measurement, tags, fields, time = (

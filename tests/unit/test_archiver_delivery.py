@@ -7,6 +7,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import orjson
 import pytest
@@ -16,6 +17,7 @@ from archiver.delivery import BatchReport, Delivery
 from archiver.lineprotocol import encode_point
 from archiver.retry import Backoff
 from archiver.sink import Rejected, SinkError, TooLarge, Unavailable
+from archiver.transcode import Transcoder
 from enginewatch.points import Origin, Point, encode_archive
 
 Refusal = Callable[[list[str]], SinkError | None]
@@ -101,6 +103,54 @@ def test_writes_every_point_in_requests_of_at_most_max_points() -> None:
     assert (report.messages, report.points, report.requests, report.retries) == (7, 14, 3, 0)
     assert report.bytes == sum(len(body) for body in harness.sink.bodies)
     assert harness.dead_letters == []
+
+
+class SlowSink(ScriptedSink):
+    """Takes a few turns of the event loop per write, noting what happened meanwhile."""
+
+    def __init__(self, delivery_of: Callable[[], Delivery]) -> None:
+        super().__init__()
+        self.delivery_of = delivery_of
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.prepared_during_write: list[int] = []
+
+    async def write(self, body: bytes) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        before = self.transcoded()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        self.prepared_during_write.append(self.transcoded() - before)
+        await super().write(body)
+        self.in_flight -= 1
+
+    def transcoded(self) -> int:
+        return cast(CountingTranscoder, self.delivery_of().transcoder).messages
+
+
+class CountingTranscoder(Transcoder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages = 0
+
+    def lines(self, raw: bytes) -> list[str] | None:
+        self.messages += 1
+        return super().lines(raw)
+
+
+def test_the_next_request_is_prepared_while_one_is_written_one_at_a_time_in_order() -> None:
+    points = [make_point(i) for i in range(40)]
+    harness = Harness(ScriptedSink(), max_points=10)
+    sink = SlowSink(lambda: harness.delivery)
+    harness.delivery.sink = sink
+    harness.delivery.transcoder = CountingTranscoder()
+    report = harness.deliver(records([[p] for p in points]))
+    assert sink.written == lines_of(points)
+    assert report.requests == 4
+    assert sink.most_in_flight == 1
+    # Every write but the last overlapped with decoding the messages after it.
+    assert all(count > 0 for count in sink.prepared_during_write[:-1])
 
 
 def test_waits_out_unavailability_with_backoff_and_retry_after(

@@ -1,0 +1,107 @@
+"""Archive messages straight to line protocol: the archiver's hot path.
+
+Decoding every point into a Point and encoding it again (enginewatch.points,
+archiver.lineprotocol) checks everything, and costs more than InfluxDB spends
+writing the point. Here, a message is read once and each point goes straight
+to its line, with what repeats endlessly worked out once: the escaped
+measurement and tags of a series, the escaped field keys of a field set. A
+series or field set seen for the first time is checked by the reference path
+(decode_archive's rules and the encoder's), so a cache hit needs no checks:
+only the same strings can match.
+
+Anything out of the ordinary (malformed JSON, a missing key, a value of an
+unexpected type, a float that is not finite, an integer or timestamp outside
+int64) makes `lines` answer None, and the caller takes the reference path for
+that message, which says exactly what is wrong. So both paths accept the same
+messages and write the same lines (tests/unit/test_archiver_transcode.py
+checks that on generated messages).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from archiver.lineprotocol import INT64_MAX, INT64_MIN, field_key, field_value, series_key
+from enginewatch.points import ARCHIVE_VERSION, point_from_json
+
+# Series and field sets are few (engines x taps); past this many the cache
+# starts over rather than grow without bound.
+CACHE_SIZE = 65536
+
+# What sends a message to the reference path, which then says what is wrong.
+# ValueError includes ArchiveFormatError and LineProtocolError.
+_UNUSUAL = (KeyError, TypeError, AttributeError, ValueError)
+
+
+class Transcoder:
+    """Turns archive messages into lines of line protocol, each ending in a newline."""
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[Any, ...], str] = {}
+        self._field_names: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def lines(self, raw: bytes) -> list[str] | None:
+        """The lines of every point of an archive message, in order; None if unusual."""
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        if type(message) is not dict or message.get("version") != ARCHIVE_VERSION:
+            return None
+        items = message.get("points")
+        if type(items) is not list:
+            return None
+        try:
+            return [self._line(item) for item in items]
+        except _UNUSUAL:
+            return None
+
+    def _line(self, item: Any) -> str:
+        tags = item["tags"]
+        # Keys then values: one flat tuple, unambiguous as both halves are as long.
+        key = (item["measurement"], *tags.keys(), *tags.values())
+        prefix = self._series.get(key)
+        if prefix is None:
+            prefix = self._new_series(key, item)
+        fields = item["fields"]
+        if type(fields) is not dict:
+            raise TypeError
+        names = self._field_names.get(tuple(fields))
+        if names is None:
+            names = self._new_field_set(fields)
+        values = []
+        for name, value in zip(names, fields.values(), strict=True):
+            kind = type(value)
+            if kind is float:
+                if value - value != 0.0:  # inf and nan: never equal to zero
+                    raise ValueError
+                values.append(name + repr(value))  # the encoder's float form, inlined
+            elif kind is int and INT64_MIN <= value <= INT64_MAX:
+                values.append(f"{name}{value}i")
+            elif kind is str:
+                values.append(name + field_value(name, value))
+            else:
+                raise ValueError
+        time = item["time"]
+        if type(time) is not int or not INT64_MIN < time < INT64_MAX:
+            raise ValueError
+        return f"{prefix} {','.join(values)} {time}\n"
+
+    def _new_series(self, key: tuple[Any, ...], item: Any) -> str:
+        point = point_from_json(item, 0)  # every rule of the archive format
+        prefix = series_key(point.measurement, point.tags)  # LineProtocolError: unusual too
+        if len(self._series) >= CACHE_SIZE:
+            self._series.clear()
+        self._series[key] = prefix
+        return prefix
+
+    def _new_field_set(self, fields: dict[str, Any]) -> tuple[str, ...]:
+        if not fields:
+            raise ValueError
+        names = tuple(f"{field_key(name)}=" for name in fields)
+        if len(self._field_names) >= CACHE_SIZE:
+            self._field_names.clear()
+        self._field_names[tuple(fields)] = names
+        return names
