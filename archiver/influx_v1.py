@@ -15,7 +15,7 @@ import aiohttp
 import orjson
 
 from archiver.retry import parse_retry_after
-from archiver.sink import USER_AGENT, Refused, Unavailable, classify, compress, describe
+from archiver.sink import USER_AGENT, Refused, Unavailable, classify, content, describe
 from enginewatch.settings import Settings
 
 # Errors that mean "no answer from InfluxDB": try again later.
@@ -30,6 +30,7 @@ class InfluxV1Sink:
         self.database = settings.influx_database
         self.retention_policy = settings.influx_retention_policy
         self.timeout = aiohttp.ClientTimeout(total=settings.influx_timeout)
+        self.compressed = settings.influx_gzip
         self.auth = _basic_auth(settings.influx_token.get_secret_value())
         self.description = f"InfluxDB 1.x at {self.base} (database {self.database!r})"
         self._session: aiohttp.ClientSession | None = None
@@ -83,10 +84,11 @@ class InfluxV1Sink:
         params = {"db": self.database, "precision": "n"}
         if self.retention_policy:
             params["rp"] = self.retention_policy
-        headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Encoding": "gzip"}
+        data, encoding = content(body, self.compressed)
+        headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Encoding": encoding}
         try:
             async with self._client().post(
-                f"{self.base}/write", params=params, data=compress(body), headers=headers
+                f"{self.base}/write", params=params, data=data, headers=headers
             ) as response:
                 text = await response.text()
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))

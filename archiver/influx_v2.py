@@ -1,9 +1,9 @@
 """The InfluxDB v2 write API (`POST /api/v2/write`) through influxdb-client.
 
 It serves InfluxDB 2.x, 3.x and 1.8+ (where the bucket is `database/rp` and
-the token `username:password`). Bodies are gzip-compressed here, at a level
-chosen for CPU, and sent with influxdb-client's generated WriteService; the
-client's own retries stay off, as the delivery loop owns retrying.
+the token `username:password`). Bodies (gzip-compressed if so set) are sent
+with influxdb-client's generated WriteService; the client's own retries stay
+off, as the delivery loop owns retrying.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from influxdb_client.rest import ApiException
 from influxdb_client.service.write_service import WriteService
 
 from archiver.retry import parse_retry_after
-from archiver.sink import Rejected, Unavailable, classify, compress, describe
+from archiver.sink import Rejected, Unavailable, classify, content, describe
 from enginewatch.settings import Settings
 
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
@@ -36,18 +36,20 @@ class InfluxV2Sink:
         self.org = settings.influx_org or NO_ORG
         self.token = settings.influx_token.get_secret_value()
         self.timeout_ms = int(settings.influx_timeout * 1000)
+        self.compressed = settings.influx_gzip
         self.description = f"InfluxDB at {self.url} (bucket {self.bucket!r}, org {self.org!r})"
         self._client: Any = None
         self._service: Any = None
 
     async def write(self, body: bytes) -> None:
+        data, encoding = content(body, self.compressed)
         try:
             await self._write_service().post_write_async(
                 org=self.org,
                 bucket=self.bucket,
-                body=compress(body),
+                body=data,
                 precision=WritePrecision.NS,
-                content_encoding="gzip",
+                content_encoding=encoding,
             )
         except ApiException as exc:
             if not exc.status:  # raised before any answer came

@@ -10,6 +10,8 @@ how a write failed with one of three exceptions, and the delivery loop
   without losing anything;
 - TooLarge (413): split the body;
 - Rejected (400, 422): some points are bad; find them by bisection.
+
+Bodies go to InfluxDB gzip-compressed when ENGINEWATCH_INFLUX_GZIP is on.
 """
 
 from __future__ import annotations
@@ -80,8 +82,11 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def compress(body: bytes) -> bytes:
-    return gzip.compress(body, compresslevel=GZIP_LEVEL)
+def content(body: bytes, compressed: bool) -> tuple[bytes, str]:
+    """The request body as sent, and its Content-Encoding (gzip or identity)."""
+    if compressed:
+        return gzip.compress(body, compresslevel=GZIP_LEVEL), "gzip"
+    return body, "identity"
 
 
 def classify(status: int, message: str, retry_after: float | None, where: str) -> SinkError:

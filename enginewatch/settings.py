@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     influx_org: str = ""
     influx_token: SecretStr = SecretStr("")
     influx_timeout: float = Field(10.0, gt=0)
+    # Off by default: beside the engines, InfluxDB is a fast link away and
+    # compressing would cost the archiver a sixth of its CPU (archiver/README.md).
+    influx_gzip: bool = False
 
     # Archiver batching.
     batch_points: int = Field(5000, ge=1)

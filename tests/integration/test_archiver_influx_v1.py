@@ -25,14 +25,19 @@ from tests.support.services import INFLUX_URL
 T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 
 
-def settings_for(database: str) -> Settings:
+def settings_for(database: str, compressed: bool = False) -> Settings:
     return Settings.model_validate(
-        {"influx_url": INFLUX_URL, "influx_bucket": database, "influx_api": "auto"}
+        {
+            "influx_url": INFLUX_URL,
+            "influx_bucket": database,
+            "influx_api": "auto",
+            "influx_gzip": compressed,
+        }
     )
 
 
 def deliver(
-    database: str, points: list[Point], max_points: int = 5000
+    database: str, points: list[Point], max_points: int = 5000, compressed: bool = False
 ) -> tuple[BatchReport, list[Reject]]:
     dead_letters: list[Reject] = []
 
@@ -40,7 +45,7 @@ def deliver(
         dead_letters.append(reject)
 
     async def go() -> BatchReport:
-        sink = InfluxV1Sink(settings_for(database))
+        sink = InfluxV1Sink(settings_for(database, compressed))
         try:
             delivery = Delivery(sink, dead_letter, max_points)
             return await delivery.deliver(
@@ -78,7 +83,8 @@ def test_start_up_stops_on_a_missing_retention_policy(database: str) -> None:
         asyncio.run(prepare(settings_for(f"{database}/nope")))
 
 
-def test_points_read_back_exactly_with_their_field_types(database: str) -> None:
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+def test_points_read_back_exactly_with_their_field_types(database: str, compressed: bool) -> None:
     model = 'fraud "model", v=2 ünïcode\\path'
     points = [
         Point(
@@ -103,7 +109,7 @@ def test_points_read_back_exactly_with_their_field_types(database: str) -> None:
             T0,
         ),
     ]
-    report, dead_letters = deliver(database, points)
+    report, dead_letters = deliver(database, points, compressed=compressed)
     assert dead_letters == []
     assert report.points == 4
 

@@ -90,27 +90,32 @@ class Run:
         return asyncio.run(go())
 
 
-def assert_write_request(request: Request) -> list[str]:
-    """The request is what InfluxDB 2 documents for a gzip write; returns its lines."""
+def assert_write_request(request: Request, compressed: bool = False) -> list[str]:
+    """The request is what InfluxDB 2 documents for a write; returns its lines."""
     assert request.method == "POST"
     assert request.path == "/api/v2/write"
     assert request.query == {"org": ["acme"], "bucket": ["metrics"], "precision": ["ns"]}
     assert request.headers["authorization"] == f"Token {TOKEN}"
-    assert request.headers["content-encoding"] == "gzip"
     # influxdb-client's WriteService always sends text/plain (line protocol is UTF-8).
     assert request.headers["content-type"].startswith("text/plain")
-    assert request.raw_body[:2] == b"\x1f\x8b"
     assert request.body is not None
-    assert gzip.decompress(request.raw_body) == request.body
+    if compressed:
+        assert request.headers["content-encoding"] == "gzip"
+        assert request.raw_body[:2] == b"\x1f\x8b"
+        assert gzip.decompress(request.raw_body) == request.body
+    else:
+        assert request.headers["content-encoding"] == "identity"
+        assert request.raw_body == request.body
     assert request.body == b"" or request.body.endswith(b"\n")
     return request.lines
 
 
-def test_a_batch_is_one_gzip_post_and_answered_204(server: FakeInfluxV2) -> None:
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_batch_is_one_post_and_answered_204(server: FakeInfluxV2, compressed: bool) -> None:
     batch = points(10)
-    report = Run(settings_for(server.url)).deliver(batch)
+    report = Run(settings_for(server.url, influx_gzip=str(compressed))).deliver(batch)
     (request,) = server.writes
-    assert assert_write_request(request) == [encode_point(p) for p in batch]
+    assert assert_write_request(request, compressed) == [encode_point(p) for p in batch]
     assert server.written == [encode_point(p) for p in batch]
     assert report.points == 10
     assert report.retries == 0
