@@ -51,9 +51,12 @@ STAGE = "agents"
 BATCH_EVENTS = 1000
 BATCH_SECONDS = 0.05
 # A grouped message carries at most this many input messages and this much
-# input: far below Kafka's default 1 MiB message size limit, and an archiver
-# batch (ENGINEWATCH_BATCH_POINTS messages) stays within a bounded number of points.
-GROUP_INPUTS = 50
+# input, far below Kafka's default 1 MiB message size limit. By-engine groups
+# stay small, as `derive` takes BATCH_EVENTS of them at once. Archive groups are
+# larger: the archiver pays Faust's cost per message, so fewer and larger
+# messages let it drain a backlog faster (docs/benchmarks.md).
+BY_ENGINE_GROUP_INPUTS = 50
+ARCHIVE_GROUP_INPUTS = 500
 GROUP_INPUT_BYTES = 128 * 1024
 
 T = TypeVar("T")
@@ -83,7 +86,7 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
 
     async def route_by_engine(stream: faust.StreamT[bytes]) -> None:
         async for events in _batches(stream):
-            groups: EngineGroups[bytes] = EngineGroups(GROUP_INPUTS, GROUP_INPUT_BYTES)
+            groups: EngineGroups[bytes] = EngineGroups(BY_ENGINE_GROUP_INPUTS, GROUP_INPUT_BYTES)
             for event in events:
                 origin, value = _origin(event), event.value
                 engine = engine_of(value)
@@ -97,7 +100,9 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
     async def derive(stream: faust.StreamT[bytes]) -> None:
         model_for = resolver.model_for
         async for events in _batches(stream):
-            groups: EngineGroups[list[Point]] = EngineGroups(GROUP_INPUTS, GROUP_INPUT_BYTES)
+            groups: EngineGroups[list[Point]] = EngineGroups(
+                ARCHIVE_GROUP_INPUTS, GROUP_INPUT_BYTES
+            )
             for event in events:
                 _make_current(event)
                 for origin, value in _inputs(event):

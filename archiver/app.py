@@ -26,6 +26,10 @@ from enginewatch.settings import Settings
 
 AGENT = "archive"
 STAGE = "archiver"
+# A batch holds at most this many archive messages, which bounds its memory
+# (the agents' archive messages hold up to 128 KiB of input each);
+# ENGINEWATCH_BATCH_POINTS bounds each write request within it.
+BATCH_MESSAGES = 1000
 
 
 def create_archiver_app(
@@ -49,9 +53,7 @@ def create_archiver_app(
         sink = sink_factory()
         delivery = Delivery(sink, send_dead_letter, settings.batch_points)
         try:
-            async for events in stream.noack_take(
-                settings.batch_points, within=settings.batch_seconds
-            ):
+            async for events in stream.noack_take(BATCH_MESSAGES, within=settings.batch_seconds):
                 await delivery.deliver([_record(event) for event in events])
                 for event in events:
                     await stream.ack(event)
