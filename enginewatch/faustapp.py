@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -22,6 +23,8 @@ RAW_BYTES: dict[str, Any] = {
     "key_serializer": "raw",
     "value_serializer": "raw",
 }
+# Allocations between two collections of the youngest generation (Python's default: 700).
+GC_THRESHOLD = 20_000
 
 
 def create_faust_app(settings: Settings, role: str, **overrides: Any) -> faust.App:
@@ -77,4 +80,19 @@ def run_worker(app: faust.App, prog: str, worker_args: Sequence[str]) -> NoRetur
     # than asyncio's own loop (docs/benchmarks.md); set before Faust makes its loop.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     sys.argv = [prog, "worker", *args]
+    _tune_garbage_collector()
     app.main()
+
+
+def _tune_garbage_collector() -> None:
+    """Fewer, cheaper collections for workers that decode many short-lived objects.
+
+    Every decoded message is a few dicts and lists, so the default threshold
+    (700 allocations) runs a collection every few messages, and the older
+    generations keep walking everything imported at start-up. Freezing what
+    exists now (modules, the app) takes it out of every collection; a higher
+    threshold makes collections rarer. Together they save about a tenth of the
+    archiver's CPU per point (docs/benchmarks.md).
+    """
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 20, 100)
