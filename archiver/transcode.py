@@ -4,8 +4,8 @@ Decoding every point into a Point and encoding it again (enginewatch.points,
 archiver.lineprotocol) checks everything, and costs more than InfluxDB spends
 writing the point. Here, a message is read once and each point goes straight
 to its line, with what repeats endlessly worked out once: the escaped
-measurement and tags of a series, the escaped field keys of a field set. A
-series or field set seen for the first time is checked by the reference path
+measurement and tags of a series and the escaped keys of its fields. A
+combination seen for the first time is checked by the reference path
 (decode_archive's rules and the encoder's), so a cache hit needs no checks:
 only the same strings can match.
 
@@ -26,8 +26,8 @@ import orjson
 from archiver.lineprotocol import INT64_MAX, INT64_MIN, field_key, field_value, series_key
 from enginewatch.points import ARCHIVE_VERSION, point_from_json
 
-# Series and field sets are few (engines x taps); past this many the cache
-# starts over rather than grow without bound.
+# Series are few (engines x taps); past this many the cache starts over
+# rather than grow without bound.
 CACHE_SIZE = 65536
 
 # What sends a message to the reference path, which then says what is wrong.
@@ -39,8 +39,8 @@ class Transcoder:
     """Turns archive messages into lines of line protocol, each ending in a newline."""
 
     def __init__(self) -> None:
-        self._series: dict[tuple[Any, ...], str] = {}
-        self._field_names: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # Measurement, tags and field keys -> the line's start and each field's "key=".
+        self._known: dict[tuple[Any, ...], tuple[str, tuple[str, ...]]] = {}
 
     def lines(self, raw: bytes) -> list[str] | None:
         """The lines of every point of an archive message, in order; None if unusual."""
@@ -59,18 +59,15 @@ class Transcoder:
             return None
 
     def _line(self, item: Any) -> str:
-        tags = item["tags"]
-        # Keys then values: one flat tuple, unambiguous as both halves are as long.
-        key = (item["measurement"], *tags.keys(), *tags.values())
-        prefix = self._series.get(key)
-        if prefix is None:
-            prefix = self._new_series(key, item)
-        fields = item["fields"]
+        tags, fields = item["tags"], item["fields"]
         if type(fields) is not dict:
             raise TypeError
-        names = self._field_names.get(tuple(fields))
-        if names is None:
-            names = self._new_field_set(fields)
+        # One flat tuple; the tag count makes it unambiguous.
+        key = (item["measurement"], len(tags), *tags.keys(), *tags.values(), *fields.keys())
+        known = self._known.get(key)
+        if known is None:
+            known = self._learn(key, item)
+        prefix, names = known
         values = []
         for name, value in zip(names, fields.values(), strict=True):
             kind = type(value)
@@ -89,19 +86,12 @@ class Transcoder:
             raise ValueError
         return f"{prefix} {','.join(values)} {time}\n"
 
-    def _new_series(self, key: tuple[Any, ...], item: Any) -> str:
+    def _learn(self, key: tuple[Any, ...], item: Any) -> tuple[str, tuple[str, ...]]:
         point = point_from_json(item, 0)  # every rule of the archive format
-        prefix = series_key(point.measurement, point.tags)  # LineProtocolError: unusual too
-        if len(self._series) >= CACHE_SIZE:
-            self._series.clear()
-        self._series[key] = prefix
-        return prefix
-
-    def _new_field_set(self, fields: dict[str, Any]) -> tuple[str, ...]:
-        if not fields:
-            raise ValueError
-        names = tuple(f"{field_key(name)}=" for name in fields)
-        if len(self._field_names) >= CACHE_SIZE:
-            self._field_names.clear()
-        self._field_names[tuple(fields)] = names
-        return names
+        # LineProtocolError, a ValueError, leaves anything unusual to the reference path.
+        prefix = series_key(point.measurement, point.tags)
+        names = tuple(f"{field_key(name)}=" for name in point.fields)
+        if len(self._known) >= CACHE_SIZE:
+            self._known.clear()
+        self._known[key] = prefix, names
+        return prefix, names
