@@ -12,21 +12,30 @@ from influxdb_client.client.write.point import Point as ClientPoint
 from influxdb_client.domain.write_precision import WritePrecision
 
 from agents.app import (
+    ARCHIVE_GROUP_INPUTS,
     BATCH_EVENTS,
+    BATCH_SECONDS,
+    BY_ENGINE_GROUP_INPUTS,
     GROUP_INPUT_BYTES,
-    GROUP_INPUTS,
     EngineGroups,
     archive_message,
 )
 from archiver.lineprotocol import encode_point
+from archiver.transcode import Transcoder
 from benchmarks import influxio, kafkaio
 from benchmarks.cpu import CpuSampler
 from benchmarks.measure import Throughput
 from benchmarks.rates import Sample, steady_window
 from benchmarks.session import Session, enginewatch
-from enginewatch.points import Origin, Point
+from enginewatch.points import Origin, Point, decode_archive, encode_archive
 
 INPUT_BYTES = 250  # a sensor report's size, about: what a group's size limit counts
+# The inputs one `derive` batch holds, which decides how the agents group
+# their points into archive messages. Draining a backlog in the default
+# topology: a full batch of full by-engine messages. Keeping up with a live
+# fleet at 2 000 reports/s: what arrives within a batch's wait.
+DRAINING_BATCH_INPUTS = BATCH_EVENTS * BY_ENGINE_GROUP_INPUTS
+LIVE_BATCH_INPUTS = round(2000 * BATCH_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -36,10 +45,12 @@ class Backlog:
     topic: str
     points: list[Point]
     field_values: int
+    messages: int
 
 
-def backlog(session: Session, points: Sequence[Point], copies: int) -> Backlog:
-    """The agents' points `copies` times over, each copy later in time than the last.
+def backlog(session: Session, points: Sequence[Point], copies: int, batch_inputs: int) -> Backlog:
+    """The agents' points `copies` times over, each copy later in time than the last,
+    in archive messages as `derive` writes them from batches of `batch_inputs` inputs.
 
     The archiver drains a whole run of the agents in a fraction of a second;
     copies make its run long enough to measure, with points that are all distinct.
@@ -51,21 +62,22 @@ def backlog(session: Session, points: Sequence[Point], copies: int) -> Backlog:
         for p in points
     ]
     messages = []
-    for start in range(0, len(repeated), BATCH_EVENTS):
-        # One agents batch: one input message per point here, in order.
-        groups: EngineGroups[list[Point]] = EngineGroups(GROUP_INPUTS, GROUP_INPUT_BYTES)
-        for offset, point in enumerate(repeated[start : start + BATCH_EVENTS], start):
+    for start in range(0, len(repeated), batch_inputs):
+        # One `derive` batch: one input message per point here, in order.
+        groups: EngineGroups[list[Point]] = EngineGroups(ARCHIVE_GROUP_INPUTS, GROUP_INPUT_BYTES)
+        for offset, point in enumerate(repeated[start : start + batch_inputs], start):
             groups.add(point.tags["engine"], Origin("notify", 0, offset), [point], INPUT_BYTES)
         messages.extend(groups.messages(archive_message))
     topic = session.topic("archive")
     asyncio.run(kafkaio.produce(topic, [m[1] for m in messages], [m[0] for m in messages]))
-    return Backlog(topic, repeated, sum(len(p.fields) for p in repeated))
+    return Backlog(topic, repeated, sum(len(p.fields) for p in repeated), len(messages))
 
 
-def archiver(session: Session, archived: Backlog) -> Throughput:
+def archiver(session: Session, archived: Backlog, **settings: str) -> Throughput:
     """`enginewatch archiver` draining an archive topic into a fresh database.
 
     Points per second, read from InfluxDB: a point counts once it can be queried.
+    `settings` are further ENGINEWATCH_* settings (lower case, without the prefix).
     """
     database = session.database("archiver")
     env = session.env(
@@ -73,6 +85,7 @@ def archiver(session: Session, archived: Backlog) -> Throughput:
         archive_topic=archived.topic,
         dead_letter_topic=session.topic("dead", partitions=1),
         influx_bucket=database,
+        **settings,
     )
     total = len(archived.points)
     started = time.time()
@@ -110,6 +123,27 @@ def encoders(points: Sequence[Point]) -> tuple[float, float]:
     return ours, theirs
 
 
+def transcoders(points: Sequence[Point]) -> tuple[float, float]:
+    """Points per second from archive messages to lines: the archiver's fast path
+    (archiver/transcode.py) and the reference path it falls back on."""
+    messages = [
+        encode_archive(points[start : start + ARCHIVE_GROUP_INPUTS])
+        for start in range(0, len(points), ARCHIVE_GROUP_INPUTS)
+    ]
+
+    def fast() -> None:
+        transcoder = Transcoder()  # its caches fill on the first messages
+        for message in messages:
+            transcoder.lines(message)
+
+    def reference() -> None:
+        for message in messages:
+            for point in decode_archive(message):
+                encode_point(point)
+
+    return _best_rate(len(points), fast), _best_rate(len(points), reference)
+
+
 def _client_line(point: Point) -> str:
     # influxdb-client is untyped: build through Any.
     built: Any = cast(Any, ClientPoint)(point.measurement)
@@ -121,10 +155,17 @@ def _client_line(point: Point) -> str:
 
 
 def _points_per_second(points: Sequence[Point], encode: Callable[[Point], str]) -> float:
+    def encode_all() -> None:
+        for point in points:
+            encode(point)
+
+    return _best_rate(len(points), encode_all)
+
+
+def _best_rate(units: int, work: Callable[[], None]) -> float:
     best = 0.0
     for _ in range(3):  # best of three: the least disturbed by neighbours
         started = time.perf_counter()
-        for point in points:
-            encode(point)
-        best = max(best, len(points) / (time.perf_counter() - started))
+        work()
+        best = max(best, units / (time.perf_counter() - started))
     return best

@@ -41,10 +41,20 @@ METRICS: dict[str, tuple[str, str]] = {
     "scaling.ratio": ("ratio", "two workers / one worker"),
     "archiver.points": ("points/s", "enginewatch archiver, archive topic -> queryable in InfluxDB"),
     "archiver.points_cpu": ("µs CPU/point", "its CPU time per point"),
+    "archiver.points_per_message": ("points/message", "archive messages as drained"),
     "archiver.bulk_post": ("points/s", "the same line protocol, POSTed 5 000 lines a request"),
     "archiver.ratio": ("ratio", "archiver / bulk POST"),
-    "archiver.bulk_post_gzip": ("points/s", "the same, gzip-compressed as the archiver sends them"),
-    "archiver.ratio_gzip": ("ratio", "archiver / gzip-compressed bulk POST"),
+    "archiver.gzip": ("points/s", "the archiver with ENGINEWATCH_INFLUX_GZIP=true"),
+    "archiver.gzip_cpu": ("µs CPU/point", "its CPU time per point"),
+    "archiver.bulk_post_gzip": ("points/s", "the bulk POST, gzip-compressed the same way"),
+    "archiver.ratio_gzip": ("ratio", "archiver / bulk POST, both gzip-compressed"),
+    "archiver.live": ("points/s", "the archiver, archive messages as written live"),
+    "archiver.live_cpu": ("µs CPU/point", "its CPU time per point"),
+    "archiver.live_points_per_message": ("points/message", "archive messages as written live"),
+    "archiver.live_ratio": ("ratio", "archiver, live-sized messages / bulk POST"),
+    "transcode.fast": ("points/s", "archiver/transcode.py: archive message -> lines"),
+    "transcode.reference": ("points/s", "decode_archive, then encode_point per point"),
+    "transcode.ratio": ("ratio", "fast path / reference path"),
     "encoder.ours": ("points/s", "archiver/lineprotocol.encode_point"),
     "encoder.influxdb_client": ("points/s", "influxdb_client.Point(...).to_line_protocol()"),
     "encoder.ratio": ("ratio", "ours / influxdb-client"),
@@ -170,18 +180,33 @@ def one_run(
     out["scaling.ratio"] = two.rate / one.rate
 
     step("archiver")
-    archive = archiving.backlog(session, agents_expected.points, session.scale.archive_copies)
-    archived = archiving.archiver(session, archive)
+    copies = session.scale.archive_copies
+    points = agents_expected.points
+    drained = archiving.backlog(session, points, copies, archiving.DRAINING_BATCH_INPUTS)
+    archived = archiving.archiver(session, drained)
     out["archiver.points"], out["archiver.points_cpu"] = archived.rate, archived.cpu_us
+    out["archiver.points_per_message"] = len(drained.points) / drained.messages
     step("bulk POST")
-    out["archiver.bulk_post"] = archiving.bulk_post(session, archive.points)
+    out["archiver.bulk_post"] = archiving.bulk_post(session, drained.points)
     out["archiver.ratio"] = archived.rate / out["archiver.bulk_post"]
-    out["archiver.bulk_post_gzip"] = archiving.bulk_post(session, archive.points, GZIP_LEVEL)
-    out["archiver.ratio_gzip"] = archived.rate / out["archiver.bulk_post_gzip"]
+    step("archiver and bulk POST, gzip")
+    gzipped = archiving.archiver(session, drained, influx_gzip="true")
+    out["archiver.gzip"], out["archiver.gzip_cpu"] = gzipped.rate, gzipped.cpu_us
+    out["archiver.bulk_post_gzip"] = archiving.bulk_post(session, drained.points, GZIP_LEVEL)
+    out["archiver.ratio_gzip"] = gzipped.rate / out["archiver.bulk_post_gzip"]
+    step("archiver, live-sized messages")
+    # Small messages cost more per point: fewer copies keep the run short.
+    live = archiving.backlog(session, points, max(1, copies // 5), archiving.LIVE_BATCH_INPUTS)
+    live_run = archiving.archiver(session, live)
+    out["archiver.live"], out["archiver.live_cpu"] = live_run.rate, live_run.cpu_us
+    out["archiver.live_points_per_message"] = len(live.points) / live.messages
+    out["archiver.live_ratio"] = live_run.rate / out["archiver.bulk_post"]
     step("encoders")
-    sample = agents_expected.points[: session.scale.encoder_points]
+    sample = points[: session.scale.encoder_points]
     out["encoder.ours"], out["encoder.influxdb_client"] = archiving.encoders(sample)
     out["encoder.ratio"] = out["encoder.ours"] / out["encoder.influxdb_client"]
+    out["transcode.fast"], out["transcode.reference"] = archiving.transcoders(sample)
+    out["transcode.ratio"] = out["transcode.fast"] / out["transcode.reference"]
 
     step("pipeline")
     running = pipeline.start_pipeline(session, engine_map)
