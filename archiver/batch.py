@@ -75,7 +75,7 @@ class Requests:
         return self._take(self.max_points)
 
     def rest(self) -> Request | None:
-        """What is left, when the records are all added."""
+        """What is left (fewer than `max_points` lines, once `full` said None)."""
         return self._take(len(self._lines)) if self._lines else None
 
     def _take(self, count: int) -> Request:

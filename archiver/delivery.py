@@ -87,8 +87,7 @@ class Delivery:
         try:
             for record in records:
                 requests.add(record)
-                request = requests.full()
-                if request is not None:
+                while (request := requests.full()) is not None:
                     writing = await self._write_next(writing, request, requests.rejects, report)
                 if writing is not None and not writing.done():
                     # Let the request in flight go on while the next one fills.

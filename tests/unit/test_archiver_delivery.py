@@ -153,6 +153,15 @@ def test_the_next_request_is_prepared_while_one_is_written_one_at_a_time_in_orde
     assert all(count > 0 for count in sink.prepared_during_write[:-1])
 
 
+def test_a_message_larger_than_several_requests_is_split_across_them() -> None:
+    points = [make_point(i) for i in range(26)]
+    harness = Harness(ScriptedSink(), max_points=5)
+    report = harness.deliver(records([points[:12], points[12:24], points[24:]]))
+    assert harness.sink.written == lines_of(points)
+    assert [len(body.splitlines()) for body in harness.sink.bodies] == [5, 5, 5, 5, 5, 1]
+    assert report.points == 26
+
+
 def test_waits_out_unavailability_with_backoff_and_retry_after(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
