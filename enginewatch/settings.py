@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     influx_token: SecretStr = SecretStr("")
     influx_timeout: float = Field(10.0, gt=0)
     # Off by default: beside the engines, InfluxDB is a fast link away and
-    # compressing would cost the archiver a sixth of its CPU (archiver/README.md).
+    # compressing costs the archiver about a third more CPU per point (docs/benchmarks.md).
     influx_gzip: bool = False
 
     # Archiver batching.
