@@ -35,10 +35,10 @@ from faust.streams import _current_event
 
 from agents.pipeline import Rejected, engine_of, handle
 from agents.resolve.resolver import Resolver
-from enginewatch.deadletters import dead_letter
-from enginewatch.faustapp import RAW_BYTES, create_faust_app
-from enginewatch.points import Origin, Point, encode_archive
-from enginewatch.settings import Settings
+from enginewatch.core.deadletters import dead_letter
+from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
+from enginewatch.core.points import Origin, Point, encode_archive
+from enginewatch.core.settings import Settings
 
 # Stable names: a table's name is part of its changelog topic, so renaming it loses state.
 CARRIED_TABLE = "carried-amounts"

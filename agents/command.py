@@ -6,8 +6,8 @@ import argparse
 
 from agents.app import create_agents_app
 from agents.resolve.resolver import resolver_from_settings
-from enginewatch.faustapp import accept_worker_options, ensure_topics, run_worker
-from enginewatch.settings import load_settings
+from enginewatch.core.faustapp import accept_worker_options, ensure_topics, run_worker
+from enginewatch.core.settings import load_settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -25,7 +25,7 @@ from agents.messages import (
     json_type,
 )
 from agents.taps import Kind, Tap, classify
-from enginewatch.points import FieldValue, Point
+from enginewatch.core.points import FieldValue, Point
 
 STATE_CODES = {
     "init": 0,

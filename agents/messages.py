@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from agents.timestamps import TimestampError, to_nanoseconds
-from enginewatch.points import tag_value_problem
+from enginewatch.core.points import tag_value_problem
 
 Scalar = str | int | float | bool | None
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from agents.derive import derive
 from agents.messages import InvalidMessage, parse
-from enginewatch.points import Point
+from enginewatch.core.points import Point
 
 log = logging.getLogger(__name__)
 

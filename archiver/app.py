@@ -19,10 +19,10 @@ import faust
 from archiver.batch import Record, Reject
 from archiver.delivery import Delivery
 from archiver.sink import Sink
-from enginewatch.deadletters import dead_letter
-from enginewatch.faustapp import RAW_BYTES, create_faust_app
-from enginewatch.points import Origin
-from enginewatch.settings import Settings
+from enginewatch.core.deadletters import dead_letter
+from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
+from enginewatch.core.points import Origin
+from enginewatch.core.settings import Settings
 
 AGENT = "archive"
 STAGE = "archiver"

@@ -13,7 +13,7 @@ import orjson
 
 from archiver.lineprotocol import LineProtocolError, encode_point
 from archiver.transcode import Transcoder
-from enginewatch.points import ArchiveFormatError, Origin, Point, decode_archive
+from enginewatch.core.points import ArchiveFormatError, Origin, Point, decode_archive
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from archiver.app import create_archiver_app
 from archiver.filesink import FileSink
 from archiver.sink import ConfigurationError, Sink
 from archiver.startup import make_sink, prepare
-from enginewatch.faustapp import accept_worker_options, ensure_topics, run_worker
-from enginewatch.settings import Settings, load_settings
+from enginewatch.core.faustapp import accept_worker_options, ensure_topics, run_worker
+from enginewatch.core.settings import Settings, load_settings
 
 PROG = "enginewatch archiver"
 # The file sink is an independent archiver: its own consumer group, its own pace.

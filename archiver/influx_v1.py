@@ -16,7 +16,7 @@ import orjson
 
 from archiver.retry import parse_retry_after
 from archiver.sink import USER_AGENT, Refused, Unavailable, classify, content, describe
-from enginewatch.settings import Settings
+from enginewatch.core.settings import Settings
 
 # Errors that mean "no answer from InfluxDB": try again later.
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)

@@ -20,7 +20,7 @@ from influxdb_client.service.write_service import WriteService
 
 from archiver.retry import parse_retry_after
 from archiver.sink import Rejected, Unavailable, classify, content, describe
-from enginewatch.settings import Settings
+from enginewatch.core.settings import Settings
 
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 # 2.x OSS requires an organization; 1.8 and Cloud ignore it ("-" by convention).

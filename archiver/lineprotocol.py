@@ -25,7 +25,7 @@ import math
 from collections.abc import Mapping
 from functools import lru_cache
 
-from enginewatch.points import FieldValue, Point
+from enginewatch.core.points import FieldValue, Point
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1

@@ -21,7 +21,7 @@ from archiver.influx_v1 import CONNECTION_ERRORS, InfluxV1Sink
 from archiver.influx_v2 import InfluxV2Sink
 from archiver.retry import Backoff
 from archiver.sink import USER_AGENT, ConfigurationError, Refused, Unavailable, describe
-from enginewatch.settings import Settings
+from enginewatch.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

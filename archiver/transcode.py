@@ -1,6 +1,6 @@
 """Archive messages straight to line protocol: the archiver's hot path.
 
-Decoding every point into a Point and encoding it again (enginewatch.points,
+Decoding every point into a Point and encoding it again (enginewatch.core.points,
 archiver.lineprotocol) checks everything, and costs more than InfluxDB spends
 writing the point. Here, a message is read once and each point goes straight
 to its line, with what repeats endlessly worked out once: the escaped
@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from archiver.lineprotocol import INT64_MAX, INT64_MIN, field_key, field_value, series_key
-from enginewatch.points import ARCHIVE_VERSION, point_from_json
+from enginewatch.core.points import ARCHIVE_VERSION, point_from_json
 
 # Series are few (engines x taps); past this many the cache starts over
 # rather than grow without bound.

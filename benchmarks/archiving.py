@@ -27,7 +27,7 @@ from benchmarks.cpu import CpuSampler
 from benchmarks.measure import Throughput
 from benchmarks.rates import Sample, steady_window
 from benchmarks.session import Session, enginewatch
-from enginewatch.points import Origin, Point, decode_archive, encode_archive
+from enginewatch.core.points import Origin, Point, decode_archive, encode_archive
 
 INPUT_BYTES = 250  # a sensor report's size, about: what a group's size limit counts
 # The inputs one `derive` batch holds, which decides how the agents group

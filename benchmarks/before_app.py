@@ -18,10 +18,10 @@ import faust
 
 from agents.pipeline import Accepted, handle
 from agents.resolve.resolver import Resolver, resolver_from_settings
-from enginewatch.deadletters import dead_letter
-from enginewatch.faustapp import RAW_BYTES, create_faust_app
-from enginewatch.points import Origin, encode_archive
-from enginewatch.settings import Settings, load_settings
+from enginewatch.core.deadletters import dead_letter
+from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
+from enginewatch.core.points import Origin, encode_archive
+from enginewatch.core.settings import Settings, load_settings
 
 
 def create_previous_app(settings: Settings, resolver: Resolver) -> faust.App:

@@ -6,7 +6,7 @@
 before any work. `forward` sends each value unchanged to the archive topic:
 the same shape as the agents' `derive` (one message in, one out) without the
 derivation. Both use the app settings every enginewatch worker shares
-(enginewatch.faustapp), and read ENGINEWATCH_* like the real workers.
+(enginewatch.core.faustapp), and read ENGINEWATCH_* like the real workers.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 
 import faust
 
-from enginewatch.faustapp import RAW_BYTES, create_faust_app, run_worker
-from enginewatch.settings import Settings, load_settings
+from enginewatch.core.faustapp import RAW_BYTES, create_faust_app, run_worker
+from enginewatch.core.settings import Settings, load_settings
 
 MODES = ("consume", "forward")
 

@@ -231,7 +231,7 @@ Faust's per-event machinery (the stream iterator, `wait_first`, the
 conductor, acknowledgements, the monitor's sensors) costs a fixed amount per
 event, and before the change `Topic.send` cost more than that again for every
 archive message, plus a small produce request each. The changes, in
-`agents/app.py` and `enginewatch/faustapp.py`:
+`agents/app.py` and `enginewatch/core/faustapp.py`:
 
 1. **Batching:** both agents iterate `stream.take_events(1000, within=0.05)`
    instead of one event at a time, so the agent's own code runs once per batch
@@ -314,7 +314,7 @@ What made the difference:
 4. **No compression by default** (`ENGINEWATCH_INFLUX_GZIP`): the gzip rows
    show what it costs on a local link.
 5. **Garbage collection:** workers freeze what start-up created and collect
-   less often (`enginewatch/faustapp.py`), which saved about a tenth of the
+   less often (`enginewatch/core/faustapp.py`), which saved about a tenth of the
    archiver's CPU per point in development runs.
 
 Both the archiver and InfluxDB need a core at this rate, on a machine with

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agents.pipeline import Accepted, handle
-from enginewatch.points import Point
+from enginewatch.core.points import Point
 from enginewatch.tools.fleet import (
     FleetConfig,
     Notification,

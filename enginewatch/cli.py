@@ -1,28 +1,80 @@
 """The `enginewatch` command: one entry point, a subcommand per job.
 
-Each subcommand lives in its own module exposing `configure(parser)` and
-`run(args) -> int`; modules are imported only when their command runs.
+The CLI is the top floor: it imports the workers, the tools, the demo and the
+dashboards; nothing imports it. Each subcommand lives in a module exposing
+`configure(parser)` and `run(args) -> int`. The modules are imported plainly,
+but only when their command is asked for: Faust and matplotlib take about a
+second to load, which a `record` or a `--help` should not pay.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import ModuleType
 
-from enginewatch.settings import SettingsError
+from enginewatch.core.settings import SettingsError
 
-COMMANDS: dict[str, tuple[str, str]] = {
-    "agents": ("agents.command", "run the stream agents: engine messages -> archive topic"),
-    "archiver": ("archiver.command", "run an archiver: archive topic -> InfluxDB or files"),
-    "resolve": ("agents.resolve.command", "print the engine -> model mapping and its sources"),
-    "record": ("enginewatch.tools.record", "record a topic into a JSON Lines file"),
-    "replay": ("enginewatch.tools.replay", "replay a JSON Lines recording into a topic"),
-    "simulate": ("enginewatch.tools.simulate", "publish notifications of simulated engines"),
-    "snapshot": ("enginewatch.grafana.snapshot", "render dashboards from InfluxDB into PNG files"),
-    "demo": ("enginewatch.demo", "run the whole pipeline on the local services for a minute"),
+
+def _agents() -> ModuleType:
+    import agents.command
+
+    return agents.command
+
+
+def _archiver() -> ModuleType:
+    import archiver.command
+
+    return archiver.command
+
+
+def _resolve() -> ModuleType:
+    import agents.resolve.command
+
+    return agents.resolve.command
+
+
+def _record() -> ModuleType:
+    import enginewatch.tools.record
+
+    return enginewatch.tools.record
+
+
+def _replay() -> ModuleType:
+    import enginewatch.tools.replay
+
+    return enginewatch.tools.replay
+
+
+def _simulate() -> ModuleType:
+    import enginewatch.tools.simulate
+
+    return enginewatch.tools.simulate
+
+
+def _snapshot() -> ModuleType:
+    import enginewatch.dashboards.snapshot
+
+    return enginewatch.dashboards.snapshot
+
+
+def _demo() -> ModuleType:
+    import enginewatch.demo.command
+
+    return enginewatch.demo.command
+
+
+COMMANDS: dict[str, tuple[Callable[[], ModuleType], str]] = {
+    "agents": (_agents, "run the stream agents: engine messages -> archive topic"),
+    "archiver": (_archiver, "run an archiver: archive topic -> InfluxDB or files"),
+    "resolve": (_resolve, "print the engine -> model mapping and its sources"),
+    "record": (_record, "record a topic into a JSON Lines file"),
+    "replay": (_replay, "replay a JSON Lines recording into a topic"),
+    "simulate": (_simulate, "publish notifications of simulated engines"),
+    "snapshot": (_snapshot, "render dashboards from InfluxDB into PNG files"),
+    "demo": (_demo, "run the whole pipeline on the local services for a minute"),
 }
 
 
@@ -34,21 +86,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     requested = args_in[0] if args_in else None
-    for name, (module_name, help_text) in COMMANDS.items():
+    module: ModuleType | None = None
+    for name, (load, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
-        command.set_defaults(_module=module_name)
         if name == requested:
-            # Only the command that runs is imported: Faust is heavy to load.
-            importlib.import_module(module_name).configure(command)
+            module = load()
+            module.configure(command)
     args, extra = parser.parse_known_args(args_in)
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
+    assert module is not None, "argparse accepts only the commands above"
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        code: int = importlib.import_module(args._module).run(args)
+        code: int = module.run(args)
     except SettingsError as exc:
         print(f"enginewatch: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ import sys
 import orjson
 
 from agents.resolve.resolver import resolver_from_settings
-from enginewatch.settings import load_settings
+from enginewatch.core.settings import load_settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

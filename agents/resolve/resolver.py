@@ -18,8 +18,8 @@ from functools import partial
 import requests
 
 from agents.resolve.sources import SourceError, fetch_composer, fetch_connect, read_map_file
-from enginewatch.points import tag_value_problem
-from enginewatch.settings import Settings
+from enginewatch.core.points import tag_value_problem
+from enginewatch.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

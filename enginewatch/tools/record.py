@@ -20,11 +20,11 @@ from typing import BinaryIO
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from enginewatch.deadletters import dead_letter
-from enginewatch.points import Origin
-from enginewatch.settings import load_settings
+from enginewatch.core.deadletters import dead_letter
+from enginewatch.core.kafka import ToolError, bootstrap_servers, describe, topic_partitions
+from enginewatch.core.points import Origin
+from enginewatch.core.settings import load_settings
 from enginewatch.tools.arguments import positive_float, positive_int
-from enginewatch.tools.kafka import ToolError, bootstrap_servers, describe, topic_partitions
 from enginewatch.tools.progress import Progress
 from enginewatch.tools.recording import NEWLINE, unrecordable
 from enginewatch.tools.signals import stop_event

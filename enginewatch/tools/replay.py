@@ -17,9 +17,9 @@ from typing import BinaryIO
 
 from aiokafka.errors import KafkaError
 
-from enginewatch.settings import load_settings
+from enginewatch.core.kafka import Sender, ToolError, bootstrap_servers, describe, ensure_topic
+from enginewatch.core.settings import load_settings
 from enginewatch.tools.arguments import positive_float, positive_int
-from enginewatch.tools.kafka import Sender, ToolError, bootstrap_servers, describe, ensure_topic
 from enginewatch.tools.pacing import FixedRate, OriginalTiming, Pacer, Schedule
 from enginewatch.tools.progress import Progress
 from enginewatch.tools.recording import message_time, parse_object, read_values, src_key

@@ -21,7 +21,8 @@ from pathlib import Path
 import orjson
 from aiokafka.errors import KafkaError
 
-from enginewatch.settings import load_settings
+from enginewatch.core.kafka import Sender, ToolError, bootstrap_servers, describe, ensure_topic
+from enginewatch.core.settings import load_settings
 from enginewatch.tools.arguments import positive_float, positive_int
 from enginewatch.tools.fleet import (
     FleetConfig,
@@ -30,7 +31,6 @@ from enginewatch.tools.fleet import (
     engine_map,
     notifications,
 )
-from enginewatch.tools.kafka import Sender, ToolError, bootstrap_servers, describe, ensure_topic
 from enginewatch.tools.pacing import Pacer
 from enginewatch.tools.progress import Progress
 from enginewatch.tools.recording import NEWLINE

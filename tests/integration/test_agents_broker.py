@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
-from enginewatch.deadletters import original_value
-from enginewatch.points import decode_archive
+from enginewatch.core.deadletters import original_value
+from enginewatch.core.points import decode_archive
 from tests.support import kafka
 from tests.support.workers import Worker, base_env
 

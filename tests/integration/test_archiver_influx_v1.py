@@ -17,8 +17,8 @@ from archiver.influx_v1 import InfluxV1Sink
 from archiver.lineprotocol import LineProtocolError, encode_point
 from archiver.sink import ConfigurationError
 from archiver.startup import prepare
-from enginewatch.points import Origin, Point, encode_archive
-from enginewatch.settings import Settings
+from enginewatch.core.points import Origin, Point, encode_archive
+from enginewatch.core.settings import Settings
 from tests.support import influx
 from tests.support.services import INFLUX_URL
 

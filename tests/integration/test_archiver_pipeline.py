@@ -11,7 +11,7 @@ import orjson
 import requests
 
 from archiver.lineprotocol import encode_point
-from enginewatch.points import Point
+from enginewatch.core.points import Point
 from tests.support import archive, kafka
 from tests.support.archiver_kafka import read_topic
 from tests.support.services import INFLUX_URL

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from enginewatch.points import Point
+from enginewatch.core.points import Point
 from tests.support import archive, kafka
 from tests.support.archiver_kafka import committed
 from tests.support.influxd import PrivateInfluxd

@@ -3,7 +3,7 @@
 tests/recordings/dashboards.jsonl is replayed through the real agents and the
 real archiver into the real InfluxDB; then every variable query, every panel
 query and every annotation query of both dashboards, interpolated exactly as
-Grafana interpolates them (enginewatch.grafana.interpolation), runs against
+Grafana interpolates them (enginewatch.dashboards.interpolation), runs against
 InfluxDB and must return the series the recording implies, by name and value.
 """
 
@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from enginewatch.grafana.dashboards import Dashboard, load_dashboards, load_datasources
-from enginewatch.grafana.influxql import InfluxQLClient
-from enginewatch.grafana.interpolation import ALL_VALUE, TimeRange
-from enginewatch.grafana.panel_data import TimeSeries, last_value, table, time_series
-from enginewatch.grafana.panel_queries import annotation_queries, panel_queries, resolve_variables
+from enginewatch.core.influxql import InfluxQLClient
+from enginewatch.dashboards.dashboards import Dashboard, load_dashboards, load_datasources
+from enginewatch.dashboards.interpolation import ALL_VALUE, TimeRange
+from enginewatch.dashboards.panel_data import TimeSeries, last_value, table, time_series
+from enginewatch.dashboards.panel_queries import (
+    annotation_queries,
+    panel_queries,
+    resolve_variables,
+)
 from tests.support import influx, kafka
 from tests.support.services import INFLUX_URL
 from tests.support.workers import Worker, base_env, enginewatch_command

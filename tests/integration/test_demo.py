@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from enginewatch.core.kafka import topic_partitions
 from enginewatch.tools.fleet import build_fleet, engine_map
-from enginewatch.tools.kafka import topic_partitions
 from tests.support import influx
 from tests.support.kafka import BOOTSTRAP
 from tests.support.services import ROOT

@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from enginewatch.deadletters import original_value
-from enginewatch.tools.kafka import topic_partitions
+from enginewatch.core.deadletters import original_value
+from enginewatch.core.kafka import topic_partitions
 from tests.support.kafka import BOOTSTRAP, consume, create_topic, produce
 from tests.support.services import ROOT
 from tests.support.workers import Worker, base_env, enginewatch_command

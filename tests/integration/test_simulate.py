@@ -12,7 +12,7 @@ from pathlib import Path
 
 import orjson
 
-from enginewatch.points import decode_archive
+from enginewatch.core.points import decode_archive
 from tests.support import kafka
 from tests.support.services import ROOT
 from tests.support.workers import Worker, base_env, enginewatch_command

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from enginewatch.points import Origin, Point, encode_archive
+from enginewatch.core.points import Origin, Point, encode_archive
 from tests.support import kafka
 from tests.support.influx import query
 

@@ -12,7 +12,7 @@ import pytest
 
 from agents.resolve.resolver import UNKNOWN, Resolver, resolver_from_settings
 from agents.resolve.sources import SourceError, read_map_file
-from enginewatch.settings import Settings
+from enginewatch.core.settings import Settings
 from tests.support.fleet import FleetState, fleet_server
 
 ODD_NAME = "Credit risk, v2 = spécial"

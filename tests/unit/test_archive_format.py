@@ -11,10 +11,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from agents.pipeline import Accepted, CarryStore, handle
-from enginewatch.points import ArchiveFormatError, Origin, decode_archive, encode_archive
+from enginewatch.core.points import ArchiveFormatError, Origin, decode_archive, encode_archive
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((ROOT / "enginewatch/schemas/archive-v1.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "enginewatch/core/schemas/archive-v1.schema.json").read_text())
 GOLDEN = ROOT / "tests/golden/agents"
 
 

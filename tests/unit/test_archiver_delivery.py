@@ -18,7 +18,7 @@ from archiver.lineprotocol import encode_point
 from archiver.retry import Backoff
 from archiver.sink import Rejected, SinkError, TooLarge, Unavailable
 from archiver.transcode import Transcoder
-from enginewatch.points import Origin, Point, encode_archive
+from enginewatch.core.points import Origin, Point, encode_archive
 
 Refusal = Callable[[list[str]], SinkError | None]
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from archiver.lineprotocol import LineProtocolError, encode_point
-from enginewatch.points import Point
+from enginewatch.core.points import Point
 
 T = 1700000000000000000
 

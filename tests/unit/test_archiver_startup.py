@@ -8,7 +8,7 @@ import pytest
 
 from archiver.sink import ConfigurationError
 from archiver.startup import api_from_version, prepare
-from enginewatch.settings import Settings
+from enginewatch.core.settings import Settings
 from tests.support.influx2 import FakeInfluxV2
 
 

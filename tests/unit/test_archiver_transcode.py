@@ -20,7 +20,13 @@ from hypothesis import strategies as st
 import archiver.transcode
 from archiver.lineprotocol import LineProtocolError, encode_point
 from archiver.transcode import Transcoder
-from enginewatch.points import ArchiveFormatError, Origin, Point, decode_archive, encode_archive
+from enginewatch.core.points import (
+    ArchiveFormatError,
+    Origin,
+    Point,
+    decode_archive,
+    encode_archive,
+)
 
 T = 1_700_000_000_000_000_000
 

@@ -20,8 +20,8 @@ from archiver.lineprotocol import encode_point
 from archiver.retry import Backoff
 from archiver.sink import ConfigurationError, Unavailable
 from archiver.startup import prepare
-from enginewatch.points import Origin, Point, encode_archive
-from enginewatch.settings import Settings
+from enginewatch.core.points import Origin, Point, encode_archive
+from enginewatch.core.settings import Settings
 from tests.support.influx2 import Answer, FakeInfluxV2, Request
 
 TOKEN = "s3cret-token"

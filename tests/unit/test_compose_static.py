@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from enginewatch.settings import ENV_PREFIX, Settings
+from enginewatch.core.settings import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "compose"

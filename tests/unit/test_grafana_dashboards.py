@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from enginewatch.grafana.dashboards import (
+from enginewatch.dashboards.dashboards import (
     load_dashboards,
     load_datasources,
     parse_dashboard,
     structure_problems,
 )
-from enginewatch.grafana.interpolation import ALL_VALUE, TimeRange, VariableValue
-from enginewatch.grafana.panel_queries import annotation_queries, panel_queries, variable_query
+from enginewatch.dashboards.interpolation import ALL_VALUE, TimeRange, VariableValue
+from enginewatch.dashboards.panel_queries import annotation_queries, panel_queries, variable_query
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "grafana" / "dashboards"

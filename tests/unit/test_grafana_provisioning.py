@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from enginewatch.grafana.dashboards import load_dashboards
-from enginewatch.settings import ENV_PREFIX, Settings
+from enginewatch.core.settings import ENV_PREFIX, Settings
+from enginewatch.dashboards.dashboards import load_dashboards
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVISIONING = ROOT / "grafana" / "provisioning"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from enginewatch.grafana.interpolation import (
+from enginewatch.dashboards.interpolation import (
     ALL_VALUE,
     InterpolationError,
     TimeRange,

@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from enginewatch.grafana.dashboards import Datasource, Variable, load_dashboards
-from enginewatch.grafana.influxql import Series
-from enginewatch.grafana.interpolation import ALL_VALUE, TimeRange, VariableValue
-from enginewatch.grafana.panel_data import last_value, series_name, table, time_series
-from enginewatch.grafana.panel_queries import (
+from enginewatch.core.influxql import Series
+from enginewatch.dashboards.dashboards import Datasource, Variable, load_dashboards
+from enginewatch.dashboards.interpolation import ALL_VALUE, TimeRange, VariableValue
+from enginewatch.dashboards.panel_data import last_value, series_name, table, time_series
+from enginewatch.dashboards.panel_queries import (
     VariableError,
     panel_interval_ms,
     select,
     sort_values,
     variable_values,
 )
-from enginewatch.grafana.render import (
+from enginewatch.dashboards.render import (
     COLUMNS,
     GAP_PX,
     HEADER_PX,
@@ -30,7 +30,7 @@ from enginewatch.grafana.render import (
     format_value,
     render,
 )
-from enginewatch.grafana.snapshot import SnapshotError, parse_assignments, parse_time
+from enginewatch.dashboards.snapshot import SnapshotError, parse_assignments, parse_time
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = {d.title: d for d in load_dashboards(ROOT / "grafana" / "dashboards")}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from enginewatch.settings import Settings, SettingsError, load_settings
+from enginewatch.core.settings import Settings, SettingsError, load_settings
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -67,7 +67,7 @@ def test_a_wrong_value_is_a_one_line_error_naming_the_variable(name: str, value:
 
 
 def test_settings_are_read_when_asked_never_at_import() -> None:
-    code = "import enginewatch.settings, agents.app, archiver.command; print('ok')"
+    code = "import enginewatch.core.settings, agents.app, archiver.command; print('ok')"
     done = subprocess.run(
         [sys.executable, "-c", code],
         env={"ENGINEWATCH_BATCH_POINTS": "broken", "PATH": "/usr/bin:/bin"},

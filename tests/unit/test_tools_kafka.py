@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from enginewatch.tools.kafka import bootstrap_servers
+from enginewatch.core.kafka import bootstrap_servers
 
 
 @pytest.mark.parametrize(

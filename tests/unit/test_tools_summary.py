@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from enginewatch.grafana.influxql import Series
-from enginewatch.tools.summary import (
+from enginewatch.core.influxql import Series
+from enginewatch.demo.summary import (
     COUNT_ALL,
     ModelSummary,
     count_points,

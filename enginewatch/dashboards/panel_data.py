@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from enginewatch.grafana.influxql import Series
+from enginewatch.core.influxql import Series
 
 _ALIAS_PATTERN = re.compile(r"\$(\w+)|\[\[([\s\S]+?)\]\]")
 

@@ -24,9 +24,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from enginewatch.grafana.dashboards import Dashboard, Panel
-from enginewatch.grafana.interpolation import TimeRange, VariableValue
-from enginewatch.grafana.panel_data import Table, TimeSeries, last_value
+from enginewatch.dashboards.dashboards import Dashboard, Panel
+from enginewatch.dashboards.interpolation import TimeRange, VariableValue
+from enginewatch.dashboards.panel_data import Table, TimeSeries, last_value
 
 WIDTH_PX = 1600
 ROW_PX = 30

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from enginewatch.settings import Settings
+from enginewatch.core.settings import Settings
 
 
 class InfluxQueryError(RuntimeError):

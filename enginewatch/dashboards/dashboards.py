@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from enginewatch.grafana.interpolation import SERVER_MACROS, referenced_names
+from enginewatch.dashboards.interpolation import SERVER_MACROS, referenced_names
 
 GRID_COLUMNS = 24
 # Grafana's own variables, always defined.

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from enginewatch.points import Origin
+from enginewatch.core.points import Origin
 
 
 def dead_letter(error: str, origin: Origin, value: bytes | None, stage: str) -> bytes:

@@ -2,7 +2,7 @@
 
 For places without a Grafana server (the demo, CI artefacts, incident notes):
 each dashboard's queries run against InfluxDB exactly as Grafana would send
-them (variables and macros expanded, see enginewatch.grafana.interpolation), and the
+them (variables and macros expanded, see enginewatch.dashboards.interpolation), and the
 panels are drawn on the dashboard's grid, one PNG per dashboard.
 
 Without --from/--to the time range covers the data in the database (InfluxDB
@@ -21,7 +21,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from enginewatch.grafana.dashboards import (
+from enginewatch.core.influxql import InfluxQLClient, InfluxQueryError
+from enginewatch.core.settings import load_settings
+from enginewatch.dashboards.dashboards import (
     Dashboard,
     DashboardError,
     Datasource,
@@ -29,17 +31,15 @@ from enginewatch.grafana.dashboards import (
     load_dashboards,
     load_datasources,
 )
-from enginewatch.grafana.influxql import InfluxQLClient, InfluxQueryError
-from enginewatch.grafana.interpolation import InterpolationError, TimeRange
-from enginewatch.grafana.panel_data import table, time_series
-from enginewatch.grafana.panel_queries import (
+from enginewatch.dashboards.interpolation import InterpolationError, TimeRange
+from enginewatch.dashboards.panel_data import table, time_series
+from enginewatch.dashboards.panel_queries import (
     VariableError,
     annotation_queries,
     panel_queries,
     resolve_variables,
 )
-from enginewatch.grafana.render import AnnotationEvent, PanelResult, SnapshotData, render
-from enginewatch.settings import load_settings
+from enginewatch.dashboards.render import AnnotationEvent, PanelResult, SnapshotData, render
 
 logger = logging.getLogger(__name__)
 

@@ -28,21 +28,17 @@ from types import FrameType
 import requests
 from aiokafka.errors import KafkaError
 
-from enginewatch.grafana.influxql import InfluxQLClient, InfluxQueryError, Series
-from enginewatch.settings import Settings, load_settings
-from enginewatch.tools.arguments import positive_float, positive_int
-from enginewatch.tools.children import Child, ChildFailed
-from enginewatch.tools.fleet import FleetConfig, build_fleet, engine_map, notifications
-from enginewatch.tools.kafka import (
+from enginewatch.core.influxql import InfluxQLClient, InfluxQueryError, Series
+from enginewatch.core.kafka import (
     ToolError,
     bootstrap_servers,
     delete_topics,
     ensure_topic,
     topic_size,
 )
-from enginewatch.tools.progress import format_duration
-from enginewatch.tools.simulate import write_engine_map
-from enginewatch.tools.summary import (
+from enginewatch.core.settings import Settings, load_settings
+from enginewatch.demo.children import Child, ChildFailed
+from enginewatch.demo.summary import (
     COUNT_ALL,
     QUERIES,
     count_points,
@@ -50,6 +46,10 @@ from enginewatch.tools.summary import (
     missing_models,
     summarize,
 )
+from enginewatch.tools.arguments import positive_float, positive_int
+from enginewatch.tools.fleet import FleetConfig, build_fleet, engine_map, notifications
+from enginewatch.tools.progress import format_duration
+from enginewatch.tools.simulate import write_engine_map
 
 SEED = 1  # the fleet of compose/engine-map.json
 PARTITIONS = 4  # few partitions: the workers start faster on a small machine
@@ -313,7 +313,7 @@ class Demo:
         return ok
 
     def snapshots(self) -> None:
-        if importlib.util.find_spec("enginewatch.grafana.snapshot") is None:
+        if importlib.util.find_spec("enginewatch.dashboards.snapshot") is None:
             say("\n(no `enginewatch snapshot` in this installation: no dashboard snapshots)")
             return
         say("\nrendering the dashboards ...")

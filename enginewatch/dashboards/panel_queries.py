@@ -14,7 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from enginewatch.grafana.dashboards import (
+from enginewatch.core.influxql import InfluxQLClient, Series
+from enginewatch.dashboards.dashboards import (
     Annotation,
     Dashboard,
     Datasource,
@@ -22,8 +23,7 @@ from enginewatch.grafana.dashboards import (
     Target,
     Variable,
 )
-from enginewatch.grafana.influxql import InfluxQLClient, Series
-from enginewatch.grafana.interpolation import (
+from enginewatch.dashboards.interpolation import (
     ALL_VALUE,
     TimeRange,
     VariableValue,

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from enginewatch.grafana.influxql import Series
+from enginewatch.core.influxql import Series
 
 MIB = 1024 * 1024
 

@@ -12,8 +12,8 @@ from typing import Any, NoReturn
 import faust
 import uvloop
 
-from enginewatch.settings import Settings
-from enginewatch.tools.kafka import bootstrap_servers, ensure_topic
+from enginewatch.core.kafka import bootstrap_servers, ensure_topic
+from enginewatch.core.settings import Settings
 
 # Topics whose keys and values are bytes, passed through untouched: the
 # agents and archivers parse them themselves, and Faust's codecs would cost time.

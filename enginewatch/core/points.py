@@ -3,7 +3,7 @@
 A message on the archive topic is one JSON object holding the points derived
 from one or more input messages of one engine, in order (the agents send one
 per engine and batch), so the archive hop costs far less than one message per
-point (schema: enginewatch/schemas/archive-v1.schema.json):
+point (schema: enginewatch/core/schemas/archive-v1.schema.json):
 
     {"version": 1,
      "origin": {"topic": "notify", "partition": 0, "offset": 42},

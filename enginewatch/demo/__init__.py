@@ -1,0 +1,1 @@
+"""`enginewatch demo`: the whole pipeline on the local services, then a per-model summary."""
