@@ -64,16 +64,16 @@ Message = tuple[bytes, bytes, dict[str, bytes] | None]  # key, value, headers
 
 
 def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
-    app = create_faust_app(settings, "agents", topic_partitions=settings.partitions)
-    input_topic = app.topic(settings.input_topic, **RAW_BYTES)
-    dead_letters = app.topic(settings.dead_letter_topic, **RAW_BYTES)
+    app = create_faust_app(settings.kafka, "agents", topic_partitions=settings.topics.partitions)
+    input_topic = app.topic(settings.topics.input_topic, **RAW_BYTES)
+    dead_letters = app.topic(settings.topics.dead_letter_topic, **RAW_BYTES)
     by_engine = app.topic(
         f"{app.conf.id}-{BY_ENGINE_TOPIC}",
-        partitions=settings.partitions,
+        partitions=settings.topics.partitions,
         internal=True,
         **RAW_BYTES,
     )
-    carried = app.Table(CARRIED_TABLE, default=dict, partitions=settings.partitions)
+    carried = app.Table(CARRIED_TABLE, default=dict, partitions=settings.topics.partitions)
 
     async def reject(reason: str, origin: Origin, value: bytes | None) -> None:
         await dead_letters.send(value=dead_letter(reason, origin, value, STAGE))
@@ -111,9 +111,9 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
                         await reject(outcome.reason, origin, value)
                     elif outcome.points:  # an empty gauge list yields no point, no message
                         groups.add(outcome.engine, origin, outcome.points, len(value or b""))
-            await send(settings.archive_topic, groups.messages(archive_message))
+            await send(settings.topics.archive_topic, groups.messages(archive_message))
 
-    if settings.input_keyed_by_engine:
+    if settings.topics.input_keyed_by_engine:
         app.agent(input_topic, name="derive")(derive)
     else:
         app.agent(input_topic, name="route-by-engine")(route_by_engine)

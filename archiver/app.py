@@ -38,9 +38,9 @@ def create_archiver_app(
     """The Faust app of one archiver; `role` names its consumer group."""
     # A batch in flight at a rebalance need not hold it up: whoever gets the
     # partition consumes the batch again, and writing a point twice is harmless.
-    app = create_faust_app(settings, role, stream_wait_empty=False)
-    archive = app.topic(settings.archive_topic, **RAW_BYTES)
-    dead_letters = app.topic(settings.dead_letter_topic, **RAW_BYTES)
+    app = create_faust_app(settings.kafka, role, stream_wait_empty=False)
+    archive = app.topic(settings.topics.archive_topic, **RAW_BYTES)
+    dead_letters = app.topic(settings.topics.dead_letter_topic, **RAW_BYTES)
 
     async def send_dead_letter(reject: Reject) -> None:
         message = dead_letter(reject.error, reject.origin, reject.value, STAGE)
@@ -51,9 +51,9 @@ def create_archiver_app(
     # Any: Faust types noack_take as yielding values, but it yields the events.
     async def deliver(stream: Any) -> None:
         sink = sink_factory()
-        delivery = Delivery(sink, send_dead_letter, settings.batch_points)
+        delivery = Delivery(sink, send_dead_letter, settings.batch.points)
         try:
-            async for events in stream.noack_take(BATCH_MESSAGES, within=settings.batch_seconds):
+            async for events in stream.noack_take(BATCH_MESSAGES, within=settings.batch.seconds):
                 await delivery.deliver([_record(event) for event in events])
                 for event in events:
                     await stream.ack(event)

@@ -53,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     ensure_topics(
-        settings, {settings.archive_topic: settings.partitions, settings.dead_letter_topic: 1}
+        settings.kafka,
+        {
+            settings.topics.archive_topic: settings.topics.partitions,
+            settings.topics.dead_letter_topic: 1,
+        },
     )
     app = create_archiver_app(settings, ROLES[args.sink], sink_factory)
     run_worker(app, PROG, args.extra)
@@ -76,9 +80,9 @@ async def _prepare(args: argparse.Namespace, settings: Settings) -> Callable[[],
             raise ConfigurationError(f"cannot use {args.dir}: {exc}") from None
         return file_sink
 
-    api = await prepare(settings)
+    api = await prepare(settings.influx)
 
     def influx_sink() -> Sink:
-        return make_sink(api, settings)
+        return make_sink(api, settings.influx)
 
     return influx_sink

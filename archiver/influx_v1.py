@@ -16,7 +16,7 @@ import orjson
 
 from archiver.retry import parse_retry_after
 from archiver.sink import USER_AGENT, Refused, Unavailable, classify, content, describe
-from enginewatch.core.settings import Settings
+from enginewatch.core.settings import InfluxConfig
 
 # Errors that mean "no answer from InfluxDB": try again later.
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
@@ -25,13 +25,13 @@ CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 class InfluxV1Sink:
     """Writes line protocol to one database (and retention policy) of InfluxDB 1.x."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.base = settings.influx_url.rstrip("/")
-        self.database = settings.influx_database
-        self.retention_policy = settings.influx_retention_policy
-        self.timeout = aiohttp.ClientTimeout(total=settings.influx_timeout)
-        self.compressed = settings.influx_gzip
-        self.auth = _basic_auth(settings.influx_token.get_secret_value())
+    def __init__(self, influx: InfluxConfig) -> None:
+        self.base = influx.url.rstrip("/")
+        self.database = influx.database
+        self.retention_policy = influx.retention_policy
+        self.timeout = aiohttp.ClientTimeout(total=influx.timeout)
+        self.compressed = influx.gzip
+        self.auth = _basic_auth(influx.token.get_secret_value())
         self.description = f"InfluxDB 1.x at {self.base} (database {self.database!r})"
         self._session: aiohttp.ClientSession | None = None
 

@@ -20,7 +20,7 @@ from influxdb_client.service.write_service import WriteService
 
 from archiver.retry import parse_retry_after
 from archiver.sink import Rejected, Unavailable, classify, content, describe
-from enginewatch.core.settings import Settings
+from enginewatch.core.settings import InfluxConfig
 
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 # 2.x OSS requires an organization; 1.8 and Cloud ignore it ("-" by convention).
@@ -30,13 +30,13 @@ NO_ORG = "-"
 class InfluxV2Sink:
     """Writes line protocol to one bucket of an InfluxDB that speaks /api/v2/write."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.url = settings.influx_url.rstrip("/")
-        self.bucket = settings.influx_bucket
-        self.org = settings.influx_org or NO_ORG
-        self.token = settings.influx_token.get_secret_value()
-        self.timeout_ms = int(settings.influx_timeout * 1000)
-        self.compressed = settings.influx_gzip
+    def __init__(self, influx: InfluxConfig) -> None:
+        self.url = influx.url.rstrip("/")
+        self.bucket = influx.bucket
+        self.org = influx.org or NO_ORG
+        self.token = influx.token.get_secret_value()
+        self.timeout_ms = int(influx.timeout * 1000)
+        self.compressed = influx.gzip
         self.description = f"InfluxDB at {self.url} (bucket {self.bucket!r}, org {self.org!r})"
         self._client: Any = None
         self._service: Any = None

@@ -21,7 +21,7 @@ from archiver.influx_v1 import CONNECTION_ERRORS, InfluxV1Sink
 from archiver.influx_v2 import InfluxV2Sink
 from archiver.retry import Backoff
 from archiver.sink import USER_AGENT, ConfigurationError, Refused, Unavailable, describe
-from enginewatch.core.settings import Settings
+from enginewatch.core.settings import InfluxConfig
 
 logger = logging.getLogger(__name__)
 
@@ -41,38 +41,38 @@ def api_from_version(version: str | None) -> Api | None:
     return "v1" if (major, minor) < (1, 8) else "v2"
 
 
-def make_sink(api: Api, settings: Settings) -> InfluxV1Sink | InfluxV2Sink:
-    return InfluxV1Sink(settings) if api == "v1" else InfluxV2Sink(settings)
+def make_sink(api: Api, influx: InfluxConfig) -> InfluxV1Sink | InfluxV2Sink:
+    return InfluxV1Sink(influx) if api == "v1" else InfluxV2Sink(influx)
 
 
 async def prepare(
-    settings: Settings, backoff: Backoff | None = None, sleep: Sleep = asyncio.sleep
+    influx: InfluxConfig, backoff: Backoff | None = None, sleep: Sleep = asyncio.sleep
 ) -> Api:
     """The API to use, once the server answered and accepted an empty write."""
     backoff = backoff or Backoff()
     api: Api
-    if settings.influx_api == "auto":
-        version = await _wait(lambda: _ping_version(settings), backoff, sleep, settings)
+    if influx.api == "auto":
+        version = await _wait(lambda: _ping_version(influx), backoff, sleep, influx)
         detected = api_from_version(version)
         if detected is None:
             raise ConfigurationError(
-                f"cannot tell the InfluxDB API at {settings.influx_url} from /ping "
+                f"cannot tell the InfluxDB API at {influx.url} from /ping "
                 f"(X-Influxdb-Version: {version!r}); set ENGINEWATCH_INFLUX_API to v1 or v2"
             )
         api = detected
-        logger.info("InfluxDB %s at %s: using the %s write API", version, settings.influx_url, api)
+        logger.info("InfluxDB %s at %s: using the %s write API", version, influx.url, api)
     else:
-        api = settings.influx_api
-    sink = make_sink(api, settings)
+        api = influx.api
+    sink = make_sink(api, influx)
     try:
-        await _wait(sink.check, backoff, sleep, settings)
+        await _wait(sink.check, backoff, sleep, influx)
     finally:
         await sink.close()
     return api
 
 
 async def _wait(
-    attempt: Callable[[], Awaitable[T]], backoff: Backoff, sleep: Sleep, settings: Settings
+    attempt: Callable[[], Awaitable[T]], backoff: Backoff, sleep: Sleep, influx: InfluxConfig
 ) -> T:
     retries = 0
     while True:
@@ -83,13 +83,13 @@ async def _wait(
         except Unavailable as exc:
             retries += 1
             if retries == 1:
-                logger.warning("waiting for InfluxDB at %s: %s", settings.influx_url, exc)
+                logger.warning("waiting for InfluxDB at %s: %s", influx.url, exc)
             await sleep(backoff.delay(retries, exc.retry_after))
 
 
-async def _ping_version(settings: Settings) -> str | None:
-    url = f"{settings.influx_url.rstrip('/')}/ping"
-    timeout = aiohttp.ClientTimeout(total=settings.influx_timeout)
+async def _ping_version(influx: InfluxConfig) -> str | None:
+    url = f"{influx.url.rstrip('/')}/ping"
+    timeout = aiohttp.ClientTimeout(total=influx.timeout)
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": USER_AGENT}) as session,

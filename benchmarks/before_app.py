@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import faust
 
 from agents.pipeline import Accepted, handle
-from agents.resolve.resolver import Resolver, resolver_from_settings
+from agents.resolve.resolver import Resolver, resolver_from_config
 from enginewatch.core.deadletters import dead_letter
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
 from enginewatch.core.points import Origin, encode_archive
@@ -25,11 +25,11 @@ from enginewatch.core.settings import Settings, load_settings
 
 
 def create_previous_app(settings: Settings, resolver: Resolver) -> faust.App:
-    app = create_faust_app(settings, "agents", topic_partitions=settings.partitions)
-    input_topic = app.topic(settings.input_topic, **RAW_BYTES)
-    archive = app.topic(settings.archive_topic, **RAW_BYTES)
-    dead_letters = app.topic(settings.dead_letter_topic, **RAW_BYTES)
-    carried = app.Table("carried-amounts", default=dict, partitions=settings.partitions)
+    app = create_faust_app(settings.kafka, "agents", topic_partitions=settings.topics.partitions)
+    input_topic = app.topic(settings.topics.input_topic, **RAW_BYTES)
+    archive = app.topic(settings.topics.archive_topic, **RAW_BYTES)
+    dead_letters = app.topic(settings.topics.dead_letter_topic, **RAW_BYTES)
+    carried = app.Table("carried-amounts", default=dict, partitions=settings.topics.partitions)
 
     async def derive(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
@@ -53,7 +53,7 @@ def create_previous_app(settings: Settings, resolver: Resolver) -> faust.App:
 
 def main(argv: list[str]) -> None:
     settings = load_settings()
-    resolver = resolver_from_settings(settings)
+    resolver = resolver_from_config(settings.resolve)
     resolver.refresh()
     app = create_previous_app(settings, resolver)
     # Faust's worker on asyncio's default loop, as before.

@@ -25,9 +25,11 @@ MODES = ("consume", "forward")
 def create_noop_app(settings: Settings, mode: str) -> faust.App:
     # Commit often: the consume-only ceiling is read from outside through the
     # group's committed offsets, and they should follow the stream closely.
-    app = create_faust_app(settings, f"noop-{mode}", broker_commit_every=1000)
-    source = app.topic(settings.input_topic, **RAW_BYTES)
-    sink = app.topic(settings.archive_topic, partitions=settings.partitions, **RAW_BYTES)
+    app = create_faust_app(settings.kafka, f"noop-{mode}", broker_commit_every=1000)
+    source = app.topic(settings.topics.input_topic, **RAW_BYTES)
+    sink = app.topic(
+        settings.topics.archive_topic, partitions=settings.topics.partitions, **RAW_BYTES
+    )
 
     async def consume(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         async for _event in stream.events():

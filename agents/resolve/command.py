@@ -7,7 +7,7 @@ import sys
 
 import orjson
 
-from agents.resolve.resolver import resolver_from_settings
+from agents.resolve.resolver import resolver_from_config
 from enginewatch.core.settings import load_settings
 
 
@@ -16,7 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    resolver = resolver_from_settings(load_settings())
+    resolver = resolver_from_config(load_settings().resolve)
     resolver.refresh()
     entries = sorted(resolver.entries.items(), key=lambda item: (item[1].model, item[0]))
     if args.json:

@@ -19,7 +19,7 @@ import requests
 
 from agents.resolve.sources import SourceError, fetch_composer, fetch_connect, read_map_file
 from enginewatch.core.points import tag_value_problem
-from enginewatch.core.settings import Settings
+from enginewatch.core.settings import ResolveConfig
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,8 @@ class Resolver:
             await asyncio.sleep(tick)
 
 
-def resolver_from_settings(
-    settings: Settings, clock: Callable[[], float] = time.monotonic
+def resolver_from_config(
+    settings: ResolveConfig, clock: Callable[[], float] = time.monotonic
 ) -> Resolver:
     """A resolver over the sources the settings configure (possibly none)."""
     fetchers: dict[str, Fetcher] = {}

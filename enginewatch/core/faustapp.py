@@ -13,7 +13,7 @@ import faust
 import uvloop
 
 from enginewatch.core.kafka import bootstrap_servers, ensure_topic
-from enginewatch.core.settings import Settings
+from enginewatch.core.settings import KafkaConfig
 
 # Topics whose keys and values are bytes, passed through untouched: the
 # agents and archivers parse them themselves, and Faust's codecs would cost time.
@@ -27,11 +27,11 @@ RAW_BYTES: dict[str, Any] = {
 GC_THRESHOLD = 20_000
 
 
-def create_faust_app(settings: Settings, role: str, **overrides: Any) -> faust.App:
+def create_faust_app(kafka: KafkaConfig, role: str, **overrides: Any) -> faust.App:
     """A Faust app named `{app_id}-{role}`: its consumer group and internal topics
     carry that name, so two deployments (or two sinks) on one broker stay apart."""
     options: dict[str, Any] = {
-        "broker": settings.broker,
+        "broker": kafka.broker,
         # Tables are recovered from their changelog topics: no local store to lose.
         "store": "memory://",
         "topic_replication_factor": 1,
@@ -42,17 +42,17 @@ def create_faust_app(settings: Settings, role: str, **overrides: Any) -> faust.A
         "autodiscover": False,
     }
     options.update(overrides)
-    return faust.App(f"{settings.app_id}-{role}", **options)
+    return faust.App(f"{kafka.app_id}-{role}", **options)
 
 
-def ensure_topics(settings: Settings, partitions: dict[str, int]) -> None:
+def ensure_topics(kafka: KafkaConfig, partitions: dict[str, int]) -> None:
     """Create the worker's missing topics before it starts.
 
     A Faust worker does not notice a topic that appears after it subscribed,
     so an archiver started before the agents, or agents started before the
     first engine, would wait forever on a topic that exists by then.
     """
-    bootstrap = bootstrap_servers(settings.broker)
+    bootstrap = bootstrap_servers(kafka.broker)
 
     async def create() -> None:
         for topic, count in partitions.items():

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from enginewatch.core.settings import Settings
+from enginewatch.core.settings import InfluxConfig
 
 
 class InfluxQueryError(RuntimeError):
@@ -48,13 +48,13 @@ class InfluxQLClient:
             self.session.headers["Authorization"] = f"Token {token}"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> InfluxQLClient:
+    def from_config(cls, influx: InfluxConfig) -> InfluxQLClient:
         return cls(
-            settings.influx_url,
-            settings.influx_database,
-            settings.influx_token.get_secret_value(),
-            settings.influx_retention_policy,
-            settings.influx_timeout,
+            influx.url,
+            influx.database,
+            influx.token.get_secret_value(),
+            influx.retention_policy,
+            influx.timeout,
         )
 
     def query(self, influxql: str) -> list[Series]:

@@ -1,67 +1,75 @@
-"""One validated settings object per process, read from ENGINEWATCH_* variables.
+"""Settings: one small config per component, composed into each process's settings.
 
-Settings are read when a command starts (`load_settings()`), never at import,
-so tests and tools can build their own with `Settings(...)`.
+Every setting is an `ENGINEWATCH_*` environment variable, named by its
+component's prefix and its field (`InfluxConfig.url` is
+`ENGINEWATCH_INFLUX_URL`). A process reads the whole environment once, when its
+command starts (`load_settings()`), never at import; tests and tools build
+their own configs directly. Each part of a process is handed only the config
+it uses: a sink gets an `InfluxConfig`, the Faust runtime a `KafkaConfig`.
+
+Every process validates every variable, its own and the others': one
+environment usually serves the whole deployment, and a wrong or misspelt value
+there should stop the first process that reads it, not the one that needs it.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 ENV_PREFIX = "ENGINEWATCH_"
 
 
 class SettingsError(ValueError):
-    """A setting has a wrong value; the message is one line naming the variable."""
+    """A setting is wrong or unknown; the message is one line naming the variable."""
 
 
-class Settings(BaseSettings):
-    """Everything a process of enginewatch may be told through its environment."""
+class Section(BaseModel):
+    """A component's config: frozen, and its variables are `ENGINEWATCH_{env_prefix}{FIELD}`."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    env_prefix: ClassVar[str] = ""
 
-    # Kafka: the app id prefixes every Faust app id, consumer group and
-    # internal topic, so two deployments can share one broker.
-    app_id: str = Field("enginewatch", pattern=r"^[A-Za-z0-9._-]+$")
-    broker: str = Field("kafka://localhost:9092", pattern=r"^(kafka|aiokafka)://\S+$")
-    input_topic: str = Field("notify", min_length=1)
-    archive_topic: str = Field("archive", min_length=1)
-    dead_letter_topic: str = Field("dead-letters", min_length=1)
+    @classmethod
+    def variable(cls, field: str) -> str:
+        return f"{ENV_PREFIX}{cls.env_prefix}{field}".upper()
+
+
+class KafkaConfig(Section):
+    """The broker and the app id every Faust app, consumer group and internal topic is named by."""
+
+    # Two deployments can share one broker under different app ids.
+    app_id: str = Field(default="enginewatch", pattern=r"^[A-Za-z0-9._-]+$")
+    broker: str = Field(default="kafka://localhost:9092", pattern=r"^(kafka|aiokafka)://\S+$")
+
+
+class TopicsConfig(Section):
+    """The topics the workers read and write."""
+
+    input_topic: str = Field(default="notify", min_length=1)
+    archive_topic: str = Field(default="archive", min_length=1)
+    dead_letter_topic: str = Field(default="dead-letters", min_length=1)
     # Partitions of the internal topics (the agents' by-engine repartition topic
     # and table changelog). With input_keyed_by_engine the agents read the input
     # directly, which then must have exactly this many partitions.
-    partitions: int = Field(8, ge=1)
+    partitions: int = Field(default=8, ge=1)
     input_keyed_by_engine: bool = False
 
-    # Engine UUID -> model name resolution.
+
+class ResolveConfig(Section):
+    """Where the agents learn each engine's model name."""
+
     engine_map: Path | None = None
     composer_url: str | None = None
     composer_workflows: str = ""
     connect_url: str | None = None
-    resolve_interval: float = Field(60.0, gt=0)
-    resolve_timeout: float = Field(5.0, gt=0)
-
-    # InfluxDB.
-    influx_url: str = Field("http://localhost:8086", pattern=r"^https?://\S+$")
-    influx_api: Literal["auto", "v1", "v2"] = "auto"
-    influx_bucket: str = Field("enginewatch", min_length=1)
-    influx_org: str = ""
-    influx_token: SecretStr = SecretStr("")
-    influx_timeout: float = Field(10.0, gt=0)
-    # Off by default: beside the engines, InfluxDB is a fast link away and
-    # compressing costs the archiver about a third more CPU per point (docs/benchmarks.md).
-    influx_gzip: bool = False
-
-    # Archiver batching.
-    batch_points: int = Field(5000, ge=1)
-    # 0.5 s keeps a point's way from engine to dashboard under a second at p99
-    # (docs/benchmarks.md); under load batches fill by size long before.
-    batch_seconds: float = Field(0.5, gt=0)
+    resolve_interval: float = Field(default=60.0, gt=0)
+    resolve_timeout: float = Field(default=5.0, gt=0)
 
     @field_validator("engine_map")
     @classmethod
@@ -75,36 +83,104 @@ class Settings(BaseSettings):
         """Composer workflow names, from the comma-separated setting."""
         return [name.strip() for name in self.composer_workflows.split(",") if name.strip()]
 
-    @property
-    def influx_database(self) -> str:
-        """On InfluxDB 1.x the bucket means `database` or `database/retention-policy`."""
-        return self.influx_bucket.split("/", 1)[0]
+
+class InfluxConfig(Section):
+    """The InfluxDB the archiver writes to and the dashboards read from."""
+
+    env_prefix: ClassVar[str] = "INFLUX_"
+
+    url: str = Field(default="http://localhost:8086", pattern=r"^https?://\S+$")
+    api: Literal["auto", "v1", "v2"] = "auto"
+    bucket: str = Field(default="enginewatch", min_length=1)
+    org: str = ""
+    token: SecretStr = SecretStr("")
+    timeout: float = Field(default=10.0, gt=0)
+    # Off by default: beside the engines, InfluxDB is a fast link away and
+    # compressing costs the archiver about a third more CPU per point (docs/benchmarks.md).
+    gzip: bool = False
 
     @property
-    def influx_retention_policy(self) -> str | None:
-        parts = self.influx_bucket.split("/", 1)
+    def database(self) -> str:
+        """On InfluxDB 1.x the bucket means `database` or `database/retention-policy`."""
+        return self.bucket.split("/", 1)[0]
+
+    @property
+    def retention_policy(self) -> str | None:
+        parts = self.bucket.split("/", 1)
         return parts[1] if len(parts) == 2 and parts[1] else None
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Read and validate the settings from the environment (os.environ by default)."""
-    env = os.environ if environ is None else environ
-    values = {
-        key[len(ENV_PREFIX) :].lower(): value
-        for key, value in env.items()
-        if key.startswith(ENV_PREFIX) and value != ""
+class BatchConfig(Section):
+    """How the archiver groups points into write requests."""
+
+    env_prefix: ClassVar[str] = "BATCH_"
+
+    points: int = Field(default=5000, ge=1)
+    # 0.5 s keeps a point's way from engine to dashboard under a second at p99
+    # (docs/benchmarks.md); under load batches fill by size long before.
+    seconds: float = Field(default=0.5, gt=0)
+
+
+class Settings(BaseModel):
+    """A process's settings: every component's config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    topics: TopicsConfig = Field(default_factory=TopicsConfig)
+    resolve: ResolveConfig = Field(default_factory=ResolveConfig)
+    influx: InfluxConfig = Field(default_factory=InfluxConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
+
+
+def variables() -> dict[str, tuple[str, str]]:
+    """Every known variable -> (section, field) of `Settings`."""
+    return {
+        _section(section).variable(field): (section, field)
+        for section in Settings.model_fields
+        for field in _section(section).model_fields
     }
+
+
+def _section(name: str) -> type[Section]:
+    config = Settings.model_fields[name].annotation
+    assert isinstance(config, type)
+    assert issubclass(config, Section)
+    return config
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings from the environment (os.environ by default).
+
+    An unknown `ENGINEWATCH_*` variable is an error naming the closest known
+    one: a misspelt setting silently ignored is a default nobody chose.
+    """
+    env = os.environ if environ is None else environ
+    known = variables()
+    values: dict[str, dict[str, str]] = {section: {} for section in Settings.model_fields}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        if name not in known:
+            raise SettingsError(_unknown(name, known))
+        if value != "":
+            section, field = known[name]
+            values[section][field] = value
     try:
-        # Passing the values explicitly keeps `environ` authoritative in tests.
         return Settings.model_validate(values)
     except ValidationError as exc:
         raise SettingsError(_one_line(exc)) from None
 
 
+def _unknown(name: str, known: Mapping[str, object]) -> str:
+    # Compared without the prefix every name shares, or every name looks close.
+    suffixes = {known_name.removeprefix(ENV_PREFIX): known_name for known_name in known}
+    close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), suffixes, n=1, cutoff=0.6)
+    hint = f"; did you mean {suffixes[close[0]]}?" if close else ""
+    return f"{name}: unknown setting{hint}"
+
+
 def _one_line(exc: ValidationError) -> str:
     first = exc.errors()[0]
-    name = ENV_PREFIX + "_".join(str(part) for part in first["loc"]).upper()
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
-        message = "unknown setting"
-    return f"{name}: {message} (got {first.get('input')!r})"
+    section, field = str(first["loc"][0]), str(first["loc"][1])
+    return f"{_section(section).variable(field)}: {first['msg']} (got {first.get('input')!r})"

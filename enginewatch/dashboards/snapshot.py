@@ -226,7 +226,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    client = InfluxQLClient.from_settings(settings)
+    client = InfluxQLClient.from_config(settings.influx)
     try:
         written = make_snapshots(args, client)
     except (SnapshotError, DashboardError, VariableError, InterpolationError) as exc:

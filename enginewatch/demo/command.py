@@ -163,7 +163,7 @@ class Demo:
     keep_topics: bool
 
     def __post_init__(self) -> None:
-        self.bootstrap = bootstrap_servers(self.settings.broker)
+        self.bootstrap = bootstrap_servers(self.settings.kafka.broker)
         self.topics = {
             "input": f"{self.app_id}-notify",
             "archive": f"{self.app_id}-archive",
@@ -172,7 +172,7 @@ class Demo:
         self.map_path = self.workdir / "engines.json"
         self.models = engine_map(build_fleet(self.fleet.engines, self.fleet.seed))
         self.children: list[Child] = []
-        self.influx = InfluxQLClient(self.settings.influx_url, self.database, timeout=30)
+        self.influx = InfluxQLClient(self.settings.influx.url, self.database, timeout=30)
         self.tty = sys.stdout.isatty()
         self.env: dict[str, str] = {}  # the workers' settings
         self._said_at = -1e9
@@ -370,14 +370,14 @@ class Demo:
             raise DemoError(str(exc)) from None
 
     def _influx_admin(self, statement: str) -> None:
-        url = f"{self.settings.influx_url.rstrip('/')}/query"
+        url = f"{self.settings.influx.url.rstrip('/')}/query"
         try:
             response = requests.post(url, params={"q": statement}, timeout=30)
             response.raise_for_status()
             body = response.json()
         except (requests.RequestException, ValueError) as exc:
             raise DemoError(
-                f"InfluxDB at {self.settings.influx_url} did not take {statement!r} ({exc}): "
+                f"InfluxDB at {self.settings.influx.url} did not take {statement!r} ({exc}): "
                 "run `make up`"
             ) from None
         error = (body.get("results") or [{}])[0].get("error")

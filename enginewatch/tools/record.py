@@ -64,7 +64,7 @@ def unrecorded_path(path: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    bootstrap = bootstrap_servers(settings.broker)
+    bootstrap = bootstrap_servers(settings.kafka.broker)
     path: Path = args.file
     # The topic first: a mistyped name leaves no empty recording behind.
     try:

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"enginewatch replay: cannot read {path}: {exc.strerror}", file=sys.stderr)
                 return 2
             total = _count_lines(path) if sys.stderr.isatty() else None
-        bootstrap = bootstrap_servers(settings.broker)
+        bootstrap = bootstrap_servers(settings.kafka.broker)
         try:
             sent, failed = asyncio.run(
                 _replay(

@@ -106,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
         count = write_recording(args.output, messages)
         print(f"wrote {count:,} notification(s) to {args.output}", file=sys.stderr)
         return 0
-    topic = args.topic or settings.input_topic
-    bootstrap = bootstrap_servers(settings.broker)
+    topic = args.topic or settings.topics.input_topic
+    bootstrap = bootstrap_servers(settings.kafka.broker)
     try:
         sent, failed = asyncio.run(
             _publish(
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                 config,
                 bootstrap=bootstrap,
                 topic=topic,
-                partitions=args.partitions or settings.partitions,
+                partitions=args.partitions or settings.topics.partitions,
                 paced=not args.fast,
             )
         )

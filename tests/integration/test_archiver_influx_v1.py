@@ -18,20 +18,20 @@ from archiver.lineprotocol import LineProtocolError, encode_point
 from archiver.sink import ConfigurationError
 from archiver.startup import prepare
 from enginewatch.core.points import Origin, Point, encode_archive
-from enginewatch.core.settings import Settings
+from enginewatch.core.settings import InfluxConfig
 from tests.support import influx
 from tests.support.services import INFLUX_URL
 
 T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 
 
-def settings_for(database: str, compressed: bool = False) -> Settings:
-    return Settings.model_validate(
+def settings_for(database: str, compressed: bool = False) -> InfluxConfig:
+    return InfluxConfig.model_validate(
         {
-            "influx_url": INFLUX_URL,
-            "influx_bucket": database,
-            "influx_api": "auto",
-            "influx_gzip": compressed,
+            "url": INFLUX_URL,
+            "bucket": database,
+            "api": "auto",
+            "gzip": compressed,
         }
     )
 

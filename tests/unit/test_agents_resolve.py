@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.resolve.resolver import UNKNOWN, Resolver, resolver_from_settings
+from agents.resolve.resolver import UNKNOWN, Resolver, resolver_from_config
 from agents.resolve.sources import SourceError, read_map_file
-from enginewatch.core.settings import Settings
+from enginewatch.core.settings import ResolveConfig
 from tests.support.fleet import FleetState, fleet_server
 
 ODD_NAME = "Credit risk, v2 = spécial"
@@ -26,12 +26,12 @@ class Clock:
         return self.now
 
 
-def _settings(tmp_path: Path, url: str, mapping: dict[str, str] | None = None) -> Settings:
+def _settings(tmp_path: Path, url: str, mapping: dict[str, str] | None = None) -> ResolveConfig:
     engine_map = None
     if mapping is not None:
         engine_map = tmp_path / "engines.json"
         engine_map.write_text(json.dumps(mapping), encoding="utf-8")
-    return Settings(
+    return ResolveConfig(
         engine_map=engine_map,
         composer_url=url,
         composer_workflows="fraud,credit",
@@ -51,7 +51,7 @@ def test_precedence_map_file_then_composer_then_connect(tmp_path: Path) -> None:
         },
     )
     with fleet_server(state) as url:
-        resolver = resolver_from_settings(_settings(tmp_path, url, {"u3": "from the map"}))
+        resolver = resolver_from_config(_settings(tmp_path, url, {"u3": "from the map"}))
         resolver.refresh()
     entries = {uuid: (e.model, e.source) for uuid, e in resolver.entries.items()}
     assert entries == {
@@ -68,8 +68,8 @@ def test_a_failing_source_keeps_its_last_good_mapping_and_backs_off(tmp_path: Pa
     state = FleetState(engines={"engine-1": ("u1", "iris")})
     clock = Clock()
     with fleet_server(state) as url:
-        settings = Settings(connect_url=url, resolve_interval=60, resolve_timeout=2)
-        resolver = resolver_from_settings(settings, clock=clock)
+        settings = ResolveConfig(connect_url=url, resolve_interval=60, resolve_timeout=2)
+        resolver = resolver_from_config(settings, clock=clock)
         resolver.refresh()
         assert resolver.model_for("u1") == "iris"
 
@@ -116,7 +116,7 @@ def test_an_engine_connect_cannot_ask_keeps_its_name(tmp_path: Path) -> None:
     state = FleetState(engines={"engine-1": ("u1", "iris"), "engine-2": ("u2", "churn")})
     clock = Clock()
     with fleet_server(state) as url:
-        resolver = resolver_from_settings(Settings(connect_url=url), clock=clock)
+        resolver = resolver_from_config(ResolveConfig(connect_url=url), clock=clock)
         resolver.refresh()
         state.engines["engine-1"] = ("u1", "iris-v2")
         state.engines["engine-9"] = ("u9", "new")
@@ -175,7 +175,7 @@ def test_refreshing_does_not_block_the_event_loop() -> None:
     state = FleetState(engines={"engine-1": ("u1", "iris")}, delay=0.5)
 
     async def scenario(url: str) -> int:
-        resolver = resolver_from_settings(Settings(connect_url=url, resolve_timeout=5))
+        resolver = resolver_from_config(ResolveConfig(connect_url=url, resolve_timeout=5))
         ticks = 0
         keeper = asyncio.create_task(resolver.keep_fresh(tick=0.05))
         while resolver.model_for("u1") == UNKNOWN:

@@ -8,7 +8,7 @@ import pytest
 
 from archiver.sink import ConfigurationError
 from archiver.startup import api_from_version, prepare
-from enginewatch.core.settings import Settings
+from enginewatch.core.settings import InfluxConfig
 from tests.support.influx2 import FakeInfluxV2
 
 
@@ -32,6 +32,6 @@ def test_api_from_version(version: str | None, api: str | None) -> None:
 
 def test_a_server_that_cannot_be_told_apart_stops_the_start_up() -> None:
     with FakeInfluxV2(version="unknown") as server:
-        settings = Settings.model_validate({"influx_url": server.url, "influx_api": "auto"})
+        settings = InfluxConfig.model_validate({"url": server.url, "api": "auto"})
         with pytest.raises(ConfigurationError, match="set ENGINEWATCH_INFLUX_API to v1 or v2"):
             asyncio.run(prepare(settings))

@@ -21,7 +21,7 @@ from archiver.retry import Backoff
 from archiver.sink import ConfigurationError, Unavailable
 from archiver.startup import prepare
 from enginewatch.core.points import Origin, Point, encode_archive
-from enginewatch.core.settings import Settings
+from enginewatch.core.settings import InfluxConfig
 from tests.support.influx2 import Answer, FakeInfluxV2, Request
 
 TOKEN = "s3cret-token"
@@ -33,17 +33,17 @@ def server() -> Iterator[FakeInfluxV2]:
         yield fake
 
 
-def settings_for(url: str, **overrides: str) -> Settings:
+def settings_for(url: str, **overrides: str) -> InfluxConfig:
     values: dict[str, object] = {
-        "influx_url": url,
-        "influx_api": "v2",
-        "influx_org": "acme",
-        "influx_bucket": "metrics",
-        "influx_token": SecretStr(TOKEN),
-        "influx_timeout": 5.0,
+        "url": url,
+        "api": "v2",
+        "org": "acme",
+        "bucket": "metrics",
+        "token": SecretStr(TOKEN),
+        "timeout": 5.0,
     }
     values.update(overrides)
-    return Settings.model_validate(values)
+    return InfluxConfig.model_validate(values)
 
 
 def points(n: int, poison: set[int] = frozenset()) -> list[Point]:  # type: ignore[assignment]
@@ -61,7 +61,7 @@ def points(n: int, poison: set[int] = frozenset()) -> list[Point]:  # type: igno
 class Run:
     """A Delivery over the v2 sink; sleeps are recorded, not slept."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: InfluxConfig) -> None:
         self.sink = InfluxV2Sink(settings)
         self.sleeps: list[float] = []
         self.dead_letters: list[Reject] = []
@@ -113,7 +113,7 @@ def assert_write_request(request: Request, compressed: bool = False) -> list[str
 @pytest.mark.parametrize("compressed", [False, True])
 def test_a_batch_is_one_post_and_answered_204(server: FakeInfluxV2, compressed: bool) -> None:
     batch = points(10)
-    report = Run(settings_for(server.url, influx_gzip=str(compressed))).deliver(batch)
+    report = Run(settings_for(server.url, gzip=str(compressed))).deliver(batch)
     (request,) = server.writes
     assert assert_write_request(request, compressed) == [encode_point(p) for p in batch]
     assert server.written == [encode_point(p) for p in batch]
@@ -124,7 +124,7 @@ def test_a_batch_is_one_post_and_answered_204(server: FakeInfluxV2, compressed: 
 def test_start_up_detects_v2_from_ping_and_checks_with_an_empty_write(
     server: FakeInfluxV2,
 ) -> None:
-    api = asyncio.run(prepare(settings_for(server.url, influx_api="auto")))
+    api = asyncio.run(prepare(settings_for(server.url, api="auto")))
     assert api == "v2"
     ping, probe = server.requests
     assert (ping.method, ping.path) == ("GET", "/ping")
@@ -136,11 +136,11 @@ def test_start_up_detects_v2_from_ping_and_checks_with_an_empty_write(
     ("overrides", "expected"),
     [
         (
-            {"influx_token": SecretStr("wrong")},
+            {"token": SecretStr("wrong")},
             "401 .*unauthorized access.*ENGINEWATCH_INFLUX_TOKEN",
         ),
-        ({"influx_bucket": "nope"}, '404 .*bucket "nope" not found.*ENGINEWATCH_INFLUX_BUCKET'),
-        ({"influx_org": "other"}, '404 .*organization name "other" not found'),
+        ({"bucket": "nope"}, '404 .*bucket "nope" not found.*ENGINEWATCH_INFLUX_BUCKET'),
+        ({"org": "other"}, '404 .*organization name "other" not found'),
     ],
 )
 def test_start_up_stops_on_a_bad_token_bucket_or_org(

@@ -1,27 +1,36 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from enginewatch.core.settings import Settings, SettingsError, load_settings
+from enginewatch.core.settings import (
+    InfluxConfig,
+    Settings,
+    SettingsError,
+    load_settings,
+    variables,
+)
 
 
 def test_defaults_are_the_documented_ones() -> None:
     settings = load_settings({})
-    assert settings.app_id == "enginewatch"
-    assert settings.broker == "kafka://localhost:9092"
-    assert (settings.input_topic, settings.archive_topic, settings.dead_letter_topic) == (
+    assert settings.kafka.app_id == "enginewatch"
+    assert settings.kafka.broker == "kafka://localhost:9092"
+    topics = settings.topics
+    assert (topics.input_topic, topics.archive_topic, topics.dead_letter_topic) == (
         "notify",
         "archive",
         "dead-letters",
     )
-    assert settings.influx_url == "http://localhost:8086"
-    assert settings.influx_api == "auto"
-    assert settings.influx_bucket == "enginewatch"
-    assert settings.engine_map is None
+    assert settings.influx.url == "http://localhost:8086"
+    assert settings.influx.api == "auto"
+    assert settings.influx.bucket == "enginewatch"
+    assert settings.resolve.engine_map is None
+    assert (settings.batch.points, settings.batch.seconds) == (5000, 0.5)
 
 
 def test_values_come_from_the_given_environment(tmp_path: Path) -> None:
@@ -37,12 +46,12 @@ def test_values_come_from_the_given_environment(tmp_path: Path) -> None:
             "OTHER": "ignored",
         }
     )
-    assert settings.app_id == "prod-eu"
-    assert settings.engine_map == engine_map
-    assert (settings.influx_database, settings.influx_retention_policy) == ("metrics", "one_week")
-    assert settings.workflow_names == ["fraud", "credit"]
+    assert settings.kafka.app_id == "prod-eu"
+    assert settings.resolve.engine_map == engine_map
+    assert (settings.influx.database, settings.influx.retention_policy) == ("metrics", "one_week")
+    assert settings.resolve.workflow_names == ["fraud", "credit"]
     assert "s3cret" not in repr(settings), "secrets print masked"
-    assert settings.influx_token.get_secret_value() == "s3cret"
+    assert settings.influx.token.get_secret_value() == "s3cret"
 
 
 @pytest.mark.parametrize(
@@ -98,4 +107,42 @@ def test_the_command_reports_a_wrong_setting_in_one_line() -> None:
 def test_settings_objects_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(Exception, match="frozen"):
-        settings.app_id = "other"  # type: ignore[misc]
+        settings.kafka.app_id = "other"  # type: ignore[misc]
+    with pytest.raises(Exception, match="frozen"):
+        settings.influx = InfluxConfig()  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("name", "closest"),
+    [
+        ("ENGINEWATCH_INFLUX_BUCKETS", "ENGINEWATCH_INFLUX_BUCKET"),
+        ("ENGINEWATCH_BATCH_POINT", "ENGINEWATCH_BATCH_POINTS"),
+        ("ENGINEWATCH_BROKERS", "ENGINEWATCH_BROKER"),
+        ("ENGINEWATCH_DEADLETTER_TOPIC", "ENGINEWATCH_DEAD_LETTER_TOPIC"),
+    ],
+)
+def test_an_unknown_variable_is_an_error_naming_the_closest_known_one(
+    name: str, closest: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({name: "1"})
+    assert str(caught.value) == f"{name}: unknown setting; did you mean {closest}?"
+
+
+def test_an_unknown_variable_with_no_near_name_is_still_an_error() -> None:
+    with pytest.raises(SettingsError, match=r"^ENGINEWATCH_XYZZY: unknown setting$"):
+        load_settings({"ENGINEWATCH_XYZZY": ""})
+
+
+def test_every_documented_variable_is_known_and_every_known_one_documented() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(ENGINEWATCH_[A-Z_]+)` \|", readme, re.MULTILINE))
+    assert documented == set(variables())
+
+
+def test_each_variable_names_its_component_and_field() -> None:
+    known = variables()
+    assert known["ENGINEWATCH_INFLUX_URL"] == ("influx", "url")
+    assert known["ENGINEWATCH_BATCH_SECONDS"] == ("batch", "seconds")
+    assert known["ENGINEWATCH_INPUT_TOPIC"] == ("topics", "input_topic")
+    assert known["ENGINEWATCH_RESOLVE_TIMEOUT"] == ("resolve", "resolve_timeout")
