@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -32,6 +33,16 @@ def test_retry_after_wins_over_the_backoff() -> None:
 
 def test_retry_after_zero_still_waits_the_initial_delay() -> None:
     assert Backoff(initial=0.5).delay(3, retry_after=0.0) == 0.5
+
+
+def test_a_retry_after_far_in_the_future_is_capped_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backoff = Backoff(max_retry_after=300.0)
+    with caplog.at_level(logging.WARNING, logger="archiver.retry"):
+        assert backoff.delay(1, retry_after=86_400.0 * 365) == 300.0
+        assert backoff.delay(1, retry_after=300.0) == 300.0
+    assert [r.getMessage() for r in caplog.records] == ["Retry-After of 31536000 s capped at 300 s"]
 
 
 @pytest.mark.parametrize(
