@@ -60,6 +60,12 @@ def _snapshot() -> ModuleType:
     return enginewatch.dashboards.snapshot
 
 
+def _dashboards() -> ModuleType:
+    import enginewatch.dashboards.check
+
+    return enginewatch.dashboards.check
+
+
 def _demo() -> ModuleType:
     import enginewatch.demo.command
 
@@ -74,6 +80,7 @@ COMMANDS: dict[str, tuple[Callable[[], ModuleType], str]] = {
     "replay": (_replay, "replay a JSON Lines recording into a topic"),
     "simulate": (_simulate, "publish notifications of simulated engines"),
     "snapshot": (_snapshot, "render dashboards from InfluxDB into PNG files"),
+    "dashboards": (_dashboards, "check dashboard files before Grafana loads them"),
     "demo": (_demo, "run the whole pipeline on the local services for a minute"),
 }
 

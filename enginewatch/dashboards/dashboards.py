@@ -165,6 +165,26 @@ def load_dashboards(directory: Path) -> list[Dashboard]:
     return [load_dashboard(path) for path in paths]
 
 
+def default_dashboard_dir() -> Path | None:
+    """grafana/dashboards of the working directory, else of the source tree."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        candidate = base / "grafana" / "dashboards"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def datasources_dir(dashboard_dir: Path) -> Path:
+    """Where Grafana's provisioning keeps the datasources of a dashboards folder."""
+    return dashboard_dir.parent / "provisioning" / "datasources"
+
+
+def provisioned_datasources(dashboard_dir: Path) -> dict[str, Datasource]:
+    """The datasources provisioned beside a dashboards folder; none when it has none."""
+    folder = datasources_dir(dashboard_dir)
+    return load_datasources(folder) if folder.is_dir() else {}
+
+
 def parse_dashboard(data: Any, path: Path | None = None) -> Dashboard:
     where = str(path) if path else "dashboard"
     if not isinstance(data, dict):
@@ -202,7 +222,7 @@ def _panel(data: Mapping[str, Any], where: str) -> Panel:
     try:
         pos = GridPos(int(grid["x"]), int(grid["y"]), int(grid["w"]), int(grid["h"]))
     except (KeyError, TypeError, ValueError):
-        raise DashboardError(f"{where}: panel {data.get('title')!r} has no valid gridPos") from None
+        raise DashboardError(f"{where}: panel {data.get('title')!r}: no valid gridPos") from None
     targets = tuple(
         Target(
             ref_id=str(t.get("refId", "")),
@@ -270,7 +290,18 @@ def _datasource_type(ref: Any) -> str | None:
     return str(ref.get("type")) if isinstance(ref, dict) and "type" in ref else None
 
 
-def structure_problems(dashboard: Dashboard, datasource_uids: set[str]) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One structure fault: what it is about (a panel, variable or annotation) and what."""
+
+    subject: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.text}"
+
+
+def find_problems(dashboard: Dashboard, datasource_uids: set[str]) -> list[Problem]:
     """Everything that would make Grafana show the dashboard wrong; empty when fine.
 
     Checks: unique panel ids, every datasource reference resolves to a
@@ -278,68 +309,76 @@ def structure_problems(dashboard: Dashboard, datasource_uids: set[str]) -> list[
     24-column grid and do not overlap, every panel query has text and a
     unique refId.
     """
-    problems: list[str] = []
-    name = dashboard.title
+    problems: list[Problem] = []
+
+    def add(subject: str, text: str) -> None:
+        problems.append(Problem(subject, text))
+
     seen_ids: dict[int, str] = {}
     for panel in dashboard.panels:
+        subject = f"panel {panel.title!r}"
         if panel.id in seen_ids:
-            problems.append(
-                f"{name}: panel id {panel.id} used by {seen_ids[panel.id]!r} and {panel.title!r}"
-            )
+            add(subject, f"panel id {panel.id} is also used by {seen_ids[panel.id]!r}")
         seen_ids[panel.id] = panel.title
         if panel.id <= 0:
-            problems.append(f"{name}: panel {panel.title!r} has no positive id")
+            add(subject, "has no positive id")
         grid = panel.grid
         if grid.x < 0 or grid.w < 1 or grid.x + grid.w > GRID_COLUMNS or grid.y < 0 or grid.h < 1:
-            problems.append(f"{name}: panel {panel.title!r} does not fit the grid: {grid}")
+            add(subject, f"does not fit the grid: {grid}")
     top_level = [p for p in dashboard.panels if not _inside_collapsed_row(dashboard, p)]
     for i, first in enumerate(top_level):
         for second in top_level[i + 1 :]:
             if first.grid.overlaps(second.grid):
-                problems.append(f"{name}: panels {first.title!r} and {second.title!r} overlap")
+                add(f"panel {second.title!r}", f"overlaps panel {first.title!r}")
 
-    def check_uid(uid: str | None, what: str) -> None:
+    def check_uid(uid: str | None, subject: str, query: str | None = None) -> None:
+        lead = f"{query} " if query else ""
         if uid is None:
-            problems.append(f"{name}: {what} has no datasource")
+            add(subject, f"{lead}has no datasource")
         elif uid not in datasource_uids:
-            problems.append(f"{name}: {what} refers to datasource {uid!r}, not provisioned")
+            add(subject, f"{lead}refers to datasource {uid!r}, not provisioned")
 
     defined = {v.name for v in dashboard.variables}
     for panel in dashboard.panels:
         if panel.type == "row":
             continue
-        check_uid(panel.datasource_uid, f"panel {panel.title!r}")
+        subject = f"panel {panel.title!r}"
+        check_uid(panel.datasource_uid, subject)
         if not panel.targets:
-            problems.append(f"{name}: panel {panel.title!r} has no query")
+            add(subject, "has no query")
         ref_ids = [t.ref_id for t in panel.targets]
         if len(set(ref_ids)) != len(ref_ids) or "" in ref_ids:
-            problems.append(f"{name}: panel {panel.title!r} has missing or repeated refIds")
+            add(subject, "has missing or repeated refIds")
         for target in panel.targets:
-            what = f"panel {panel.title!r} query {target.ref_id}"
-            check_uid(target.datasource_uid, what)
+            query = f"query {target.ref_id}"
+            check_uid(target.datasource_uid, subject, query)
             if not target.query.strip():
-                problems.append(f"{name}: {what} is empty")
+                add(subject, f"{query} is empty")
             for unknown in sorted(referenced_names(target.query) - defined - BUILTIN_NAMES):
-                problems.append(f"{name}: {what} uses undefined variable ${unknown}")
+                add(subject, f"{query} uses undefined variable ${unknown}")
             for unknown in sorted(_alias_names(target.alias) - defined - BUILTIN_NAMES):
-                problems.append(f"{name}: {what} alias uses undefined variable ${unknown}")
+                add(subject, f"{query} alias uses undefined variable ${unknown}")
     for index, variable in enumerate(dashboard.variables):
-        check_uid(variable.datasource_uid, f"variable ${variable.name}")
+        subject = f"variable ${variable.name}"
+        check_uid(variable.datasource_uid, subject)
         # A variable may only use the variables defined before it.
         earlier = {v.name for v in dashboard.variables[:index]}
         for unknown in sorted(referenced_names(variable.query) - earlier - BUILTIN_NAMES):
-            problems.append(
-                f"{name}: variable ${variable.name} uses ${unknown}, not defined before it"
-            )
+            add(subject, f"uses ${unknown}, not defined before it")
     for annotation in dashboard.annotations:
-        check_uid(annotation.datasource_uid, f"annotation {annotation.name!r}")
+        subject = f"annotation {annotation.name!r}"
+        check_uid(annotation.datasource_uid, subject)
         for unknown in sorted(referenced_names(annotation.query) - defined - BUILTIN_NAMES):
-            problems.append(
-                f"{name}: annotation {annotation.name!r} uses undefined variable ${unknown}"
-            )
-    if len({v.name for v in dashboard.variables}) != len(dashboard.variables):
-        problems.append(f"{name}: a variable name is defined twice")
+            add(subject, f"uses undefined variable ${unknown}")
+    names = [v.name for v in dashboard.variables]
+    for repeated in sorted({n for n in names if names.count(n) > 1}):
+        add(f"variable ${repeated}", "is defined more than once")
     return problems
+
+
+def structure_problems(dashboard: Dashboard, datasource_uids: set[str]) -> list[str]:
+    """`find_problems` as lines, each starting with the dashboard's title."""
+    return [f"{dashboard.title}: {p}" for p in find_problems(dashboard, datasource_uids)]
 
 
 def _alias_names(alias: str) -> set[str]:

@@ -27,9 +27,10 @@ from enginewatch.dashboards.dashboards import (
     Dashboard,
     DashboardError,
     Datasource,
+    default_dashboard_dir,
     load_dashboard,
     load_dashboards,
-    load_datasources,
+    provisioned_datasources,
 )
 from enginewatch.dashboards.interpolation import InterpolationError, TimeRange
 from enginewatch.dashboards.panel_data import table, time_series
@@ -190,16 +191,10 @@ def snapshot_data(
 
 def default_dashboards() -> Path:
     """grafana/dashboards of the working directory, else of the source tree."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        candidate = base / "grafana" / "dashboards"
-        if candidate.is_dir():
-            return candidate
-    raise SnapshotError("no grafana/dashboards here: give --dashboard FILE")
-
-
-def provisioned_datasources(dashboard_dir: Path) -> dict[str, Datasource]:
-    folder = dashboard_dir.parent / "provisioning" / "datasources"
-    return load_datasources(folder) if folder.is_dir() else {}
+    folder = default_dashboard_dir()
+    if folder is None:
+        raise SnapshotError("no grafana/dashboards here: give --dashboard FILE")
+    return folder
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

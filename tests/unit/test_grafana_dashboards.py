@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from enginewatch.cli import main
 from enginewatch.dashboards.dashboards import (
     load_dashboards,
     load_datasources,
@@ -65,9 +67,24 @@ def test_both_dashboards_exist_with_unique_uids() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(raw_dashboards()))
-def test_dashboard_passes_the_structure_checks(name: str) -> None:
+def test_dashboard_passes_the_structure_checks(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     dashboard = parse_dashboard(raw_dashboards()[name])
     assert structure_problems(dashboard, UIDS) == []
+    # The same checks, as an operator runs them on the file.
+    assert main(["dashboards", "check", str(DASHBOARDS / name)]) == 0
+    assert capsys.readouterr().out == "1 dashboard checked: no problems\n"
+
+
+def test_check_command_without_files_checks_every_dashboard(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert main(["dashboards", "check"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"{len(raw_dashboards())} dashboards checked: no problems\n"
+    assert captured.err == ""
 
 
 @pytest.mark.parametrize("name", sorted(raw_dashboards()))
@@ -212,6 +229,75 @@ def test_check_finds_a_panel_outside_the_grid() -> None:
     data = fleet()
     data["panels"][0]["gridPos"]["w"] = 30
     assert any("does not fit the grid" in p for p in problems(data))
+
+
+def unprovisioned_datasource() -> tuple[dict[str, Any], str]:
+    data = fleet()
+    panel = data["panels"][2]
+    panel["targets"][0]["datasource"] = {"type": "influxdb", "uid": "elsewhere"}
+    ref = panel["targets"][0]["refId"]
+    return (
+        data,
+        f"panel {panel['title']!r}: query {ref} refers to datasource 'elsewhere', not provisioned",
+    )
+
+
+def undefined_variable() -> tuple[dict[str, Any], str]:
+    data = model()
+    panel = data["panels"][0]
+    panel["targets"][0]["query"] += " AND $slot"
+    ref = panel["targets"][0]["refId"]
+    return data, f"panel {panel['title']!r}: query {ref} uses undefined variable $slot"
+
+
+def repeated_panel_id() -> tuple[dict[str, Any], str]:
+    data = fleet()
+    first, second = data["panels"][0], data["panels"][1]
+    second["id"] = first["id"]
+    return (
+        data,
+        f"panel {second['title']!r}: panel id {first['id']} is also used by {first['title']!r}",
+    )
+
+
+def missing_grid_position() -> tuple[dict[str, Any], str]:
+    data = model()
+    del data["panels"][0]["gridPos"]
+    return data, f"panel {data['panels'][0]['title']!r}: no valid gridPos"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [unprovisioned_datasource, undefined_variable, repeated_panel_id, missing_grid_position],
+)
+def test_check_command_prints_each_problem_and_exits_1(
+    fault: Callable[[], tuple[dict[str, Any], str]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data, problem = fault()
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data, indent=2))
+    assert main(["dashboards", "check", str(DASHBOARDS / "fleet-overview.json"), str(edited)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"{edited}: {problem}"]
+    assert "1 problem(s) in 1 of 2 dashboards" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("content", "error"), [('{"panels": [', "not JSON"), (None, "no such file")]
+)
+def test_check_command_refuses_a_missing_or_non_json_file_with_exit_2(
+    content: str | None, error: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "dashboard.json"
+    if content is not None:
+        path.write_text(content)
+    assert main(["dashboards", "check", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"enginewatch dashboards check: {path}: {error}")
 
 
 @pytest.mark.parametrize("name", sorted(raw_dashboards()))
