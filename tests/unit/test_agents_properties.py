@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agents.messages import InvalidMessage, parse_object
 from agents.pipeline import Accepted, CarryStore, Rejected, handle
 from agents.resolve.resolver import UNKNOWN
 
@@ -109,13 +112,62 @@ message_like = st.fixed_dictionaries(
 )
 
 
+# The reasons the agents give for a dead letter (README.md, "Dead letters"), one
+# pattern per family, with the values they quote as Python writes them.
+_STRING = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+_FLOAT = r"-?\d+(?:\.\d+)?(?:e[+-]\d+)?"
+_TYPE = r"(?:null|a boolean|a number|a string|an array|an object)"
+_STRING_FIELD = r"'(?:src|timestamp|tap|state|item|op|instance|health|text)'"
+_TAG_FIELD = r"'(?:src|tap|item|op|instance)'"
+REASONS = [
+    re.compile(pattern)
+    for pattern in [
+        # Bytes that are not UTF-8 JSON, or a JSON value that is not an object.
+        r"empty message value \(null\)",
+        r"not UTF-8 text",
+        r"not JSON: [^\n]+: line \d+ column \d+ \(char \d+\)",
+        rf"not a JSON object but {_TYPE}",
+        # An unknown type, a missing or mistyped required field.
+        r"unknown message type [^\n]+",
+        r"missing field '(?:type|src|timestamp|tap|data|state|item|op|instance|health|level|text)'",
+        rf"field {_STRING_FIELD} must be a string, got {_TYPE}",
+        rf"field '(?:id|level)' must be an integer, got {_TYPE}",
+        rf"field 'delta_time' must be a number, got {_TYPE}",
+        r"field 'ref' must be a scalar, got (?:an array|an object)",
+        # A tag value line protocol cannot carry.
+        rf"field {_TAG_FIELD} (?:is empty|ends with a backslash): it becomes an InfluxDB tag value",
+        # An unparseable timestamp, or one InfluxDB cannot store.
+        r"field 'timestamp': (?:not an RFC 3339 timestamp|no such date|no such time"
+        rf"|no such UTC offset|outside the years 1677 to 2262 that InfluxDB can store): {_STRING}",
+        # A number that is not finite, a negative one where amounts are counted.
+        r"field '(?:delta_time|ref)' is not a finite number",
+        rf"field 'delta_time' must be >= 0, got {_FLOAT}",
+        rf"tap {_STRING} needs numeric data, got {_TYPE}",
+        rf"tap {_STRING} (?:data|amount|mean) is not a finite number",
+        rf"tap {_STRING} (?:amount|count) is negative: {_FLOAT}",
+        # A rate or a carried amount that overflows.
+        rf"tap {_STRING} (?:rate|carried amount) is not a finite number",
+    ]
+]
+# What a caught exception looks like as a reason: the pipeline's catch-all
+# ("unexpected error: KeyError: 'e1'"), an exception's name, a traceback.
+CAUGHT = re.compile(r"unexpected error|Traceback|\b[A-Z]\w*(?:Error|Exception)\b")
+
+
+def assert_a_contract_reason(reason: str) -> None:
+    assert reason
+    assert any(pattern.fullmatch(reason) for pattern in REASONS), f"not a reason: {reason!r}"
+    # Quoted input may say anything; the rest of the reason is the agents' own words.
+    assert not CAUGHT.search(re.sub(_STRING, "", reason)), f"a caught exception: {reason!r}"
+
+
 @settings(max_examples=500, deadline=None)
 @given(value=st.one_of(message_like.map(orjson.dumps), json_values.map(orjson.dumps), st.binary()))
 def test_no_input_crashes_the_parser(value: bytes) -> None:
-    """Any bytes are either points or a dead letter with a reason; nothing raises."""
+    """Any bytes are either points or a dead letter with a reason the contract names."""
     outcome = handle(value, lambda _: UNKNOWN, {})
     if isinstance(outcome, Rejected):
-        assert outcome.reason
+        assert_a_contract_reason(outcome.reason)
     else:
         for point in outcome.points:
             assert point.tags["engine"]
@@ -126,6 +178,57 @@ def test_no_input_crashes_the_parser(value: bytes) -> None:
                 assert not isinstance(value_, float) or math.isfinite(value_)
 
 
+def _reason(raw: bytes | None, carry: CarryStore | None = None) -> str:
+    outcome = handle(raw, lambda _: UNKNOWN, {} if carry is None else carry)
+    assert isinstance(outcome, Rejected), raw
+    return outcome.reason
+
+
+def _count_message(**changes: Any) -> dict[str, Any]:
+    message = {
+        "type": "sensor-report",
+        "src": "engine-1",
+        "timestamp": "2024-05-01T12:00:00Z",
+        "tap": COUNT_TAPS[0],
+        "data": 1,
+    }
+    return {**message, **changes}
+
+
+def _count_report(**changes: Any) -> bytes:
+    return orjson.dumps(_count_message(**changes))
+
+
+def test_every_reason_pattern_matches_what_the_agents_say() -> None:
+    """Each pattern of REASONS matches a reason the agents give: none is stale or mistyped."""
+    reasons = [_reason(raw) for raw in [None, b"\xff", b"{", b"[]", b"{}", b'{"type":"x"}']]
+    broken: list[dict[str, Any]] = [
+        {"src": 1},
+        {"id": "1"},
+        {"delta_time": "1"},
+        {"delta_time": -1},
+        {"type": "engine-config", "item": "i", "op": "set", "ref": []},
+        {"type": "log", "level": None, "text": "x"},
+        {"tap": "a\\"},
+        {"timestamp": "2024-02-30T00:00:00Z"},
+        {"data": "x"},
+        {"data": -1},
+        {"tap": "manifold.0.records.rejected.by.schema", "data": -1},
+        {"data": [1e308, 1e308]},
+        {"data": 1e308, "delta_time": 1e-300},
+    ]
+    reasons += [_reason(_count_report(**changes)) for changes in broken]
+    reasons.append(_reason(_count_report(data=1e308), {"engine-1": {COUNT_TAPS[0]: 1e308}}))
+    # JSON has no infinity: only an already decoded value can bring one.
+    with pytest.raises(InvalidMessage) as not_finite:
+        parse_object(_count_message(delta_time=math.inf))
+    reasons.append(str(not_finite.value))
+    for reason in reasons:
+        assert_a_contract_reason(reason)
+    matched = {pattern for pattern in REASONS for reason in reasons if pattern.fullmatch(reason)}
+    assert matched == set(REASONS)
+
+
 def test_an_unexpected_error_becomes_a_dead_letter_not_a_crash() -> None:
     def broken_resolver(engine: str) -> str:
         raise KeyError(engine)
@@ -134,3 +237,5 @@ def test_an_unexpected_error_becomes_a_dead_letter_not_a_crash() -> None:
     outcome = handle(raw, broken_resolver, {})
     assert isinstance(outcome, Rejected)
     assert outcome.reason == "unexpected error: KeyError: 'e1'"
+    with pytest.raises(AssertionError, match="not a reason"):
+        assert_a_contract_reason(outcome.reason)

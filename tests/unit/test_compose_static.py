@@ -165,11 +165,36 @@ def test_every_substituted_variable_is_documented_in_env_example() -> None:
     assert documented - used == set()
 
 
+SECRETS = {"INFLUXDB_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "ENGINEWATCH_INFLUX_TOKEN"}
+
+
+def is_secret(name: str) -> bool:
+    return "PASSWORD" in name or "TOKEN" in name
+
+
 def test_secrets_have_no_default_in_the_compose_file() -> None:
+    checked: set[str] = set()
     for match in SUBSTITUTION.finditer(COMPOSE_FILE.read_text()):
         name, operator = match.group(1), match.group(2)
-        if "PASSWORD" in name or "TOKEN" in name:
+        if is_secret(name):
             assert operator == ":?", f"{name} must be required, not defaulted"
+            checked.add(name)
+    assert checked == SECRETS
+    # Every password or token a service reads is one of them, substituted whole.
+    read: dict[str, str] = {}
+    for service_name, service in services().items():
+        for key, value in environment(service).items():
+            if is_secret(key):
+                substituted = SUBSTITUTION.fullmatch(value)
+                assert substituted is not None, f"{service_name}: {key} is not substituted"
+                read[f"{service_name}.{key}"] = substituted.group(1)
+    assert read == {
+        "influxdb.DOCKER_INFLUXDB_INIT_PASSWORD": "INFLUXDB_ADMIN_PASSWORD",
+        "influxdb.DOCKER_INFLUXDB_INIT_ADMIN_TOKEN": "ENGINEWATCH_INFLUX_TOKEN",
+        "grafana.ENGINEWATCH_INFLUX_TOKEN": "ENGINEWATCH_INFLUX_TOKEN",
+        "grafana.GF_SECURITY_ADMIN_PASSWORD": "GRAFANA_ADMIN_PASSWORD",
+        "archiver.ENGINEWATCH_INFLUX_TOKEN": "ENGINEWATCH_INFLUX_TOKEN",
+    }
 
 
 def test_restart_policies_and_health_checks() -> None:

@@ -42,16 +42,32 @@ def test_rates_and_speeds_must_be_positive(bad: float) -> None:
         OriginalTiming(bad)
 
 
-def test_pacer_never_waits_for_a_past_offset() -> None:
-    clock = iter([10.0, 50.0]).__next__
+def test_pacer_never_waits_for_a_past_offset(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    clock = iter([10.0, 50.0, 50.0, 50.0]).__next__
     pacer = Pacer(clock)
     asyncio.run(pacer.wait_until(5.0))  # due at 15, now 50: returns at once
+    asyncio.run(pacer.wait_until(40.0))  # due at 50, now 50: returns at once
+    assert slept == []
+    asyncio.run(pacer.wait_until(45.0))  # due at 55, now 50: waits what is left
+    assert slept == [5.0]
 
 
 def test_pacer_returns_when_stopped() -> None:
     async def main() -> None:
+        pacer = Pacer()
         stop = asyncio.Event()
+        waiting = asyncio.create_task(pacer.wait_until(3600.0, stop))
+        await asyncio.sleep(0)
+        assert not waiting.done(), "an hour ahead, the pacer waits until stopped"
         stop.set()
-        await Pacer().wait_until(3600.0, stop)
+        # An hour's wait cut short: a pacer that ignores `stop` times out here.
+        await asyncio.wait_for(waiting, timeout=2.0)
+        await asyncio.wait_for(pacer.wait_until(3600.0, stop), timeout=2.0)
 
     asyncio.run(main())
