@@ -28,6 +28,7 @@ from benchmarks.measure import Throughput
 from benchmarks.rates import Sample, steady_window
 from benchmarks.session import Session, enginewatch
 from enginewatch.core.points import Origin, Point, decode_archive, encode_archive
+from enginewatch.harness import influx
 
 INPUT_BYTES = 250  # a sensor report's size, about: what a group's size limit counts
 # The inputs one `derive` batch holds, which decides how the agents group
@@ -112,7 +113,7 @@ def bulk_post(session: Session, points: Sequence[Point], gzip_level: int | None 
     """
     lines = [encode_point(point) for point in points]
     database = session.database("bulk")
-    influxio.create_database(database)
+    influx.create_database(database)
     return influxio.bulk_write(database, lines, gzip_level)
 
 

@@ -1,43 +1,33 @@
-"""The InfluxDB side of the measurements: databases, progress read from outside, bulk writes.
+"""The InfluxDB side of the measurements: progress read from outside, bulk writes.
 
 Progress is read from InfluxDB's own statistics (`SHOW STATS FOR 'shard'`:
 points written per database), which costs the server nothing like a query
 over the data would, so it can be asked every 50 ms without slowing the writes
 being measured. A point counts there once its write was accepted, which is
 when it can be queried. At the end, `count(*)` checks that every field value is
-really there.
+really there. Databases and queries are enginewatch.harness.influx's.
 """
 
 from __future__ import annotations
 
 import gzip
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import requests
 
 from benchmarks.rates import Sample
+from enginewatch.harness import influx
 
-INFLUX_URL = "http://127.0.0.1:8086"
 # Same request size as the archiver's default batch (ENGINEWATCH_BATCH_POINTS).
 BULK_LINES = 5000
 
 
-def create_database(name: str) -> None:
-    _query_post(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(name: str) -> None:
-    _query_post(f'DROP DATABASE "{name}"')
-
-
 def field_values(database: str) -> int:
     """How many field values the database holds, over all measurements."""
-    result = query(database, "SELECT count(*) FROM /.*/")
     return sum(
-        sum(value for value in series["values"][0][1:] if value)
-        for series in result.get("series", [])
+        sum(value for value in series.values[0][1:] if value)
+        for series in influx.query(database, "SELECT count(*) FROM /.*/")
     )
 
 
@@ -50,11 +40,10 @@ def check_field_values(database: str, expected: int) -> None:
 
 def points_written(database: str) -> int:
     """Points InfluxDB accepted into the database's shards since it started."""
-    result = query("", "SHOW STATS FOR 'shard'")
     return sum(
-        int(dict(zip(series["columns"], series["values"][0], strict=True))["writePointsOk"])
-        for series in result.get("series", [])
-        if series.get("tags", {}).get("database") == database
+        int(dict(zip(series.columns, series.values[0], strict=True))["writePointsOk"])
+        for series in influx.query("", "SHOW STATS FOR 'shard'")
+        if series.tags.get("database") == database
     )
 
 
@@ -96,7 +85,7 @@ def bulk_write(
         started = time.perf_counter()
         for body in bodies:
             response = session.post(
-                f"{INFLUX_URL}/write",
+                f"{influx.LOCAL_URL}/write",
                 params={"db": database, "precision": "n"},
                 data=body,
                 headers=headers,
@@ -106,26 +95,3 @@ def bulk_write(
                 raise RuntimeError(f"InfluxDB refused a bulk write: {response.text}")
         elapsed = time.perf_counter() - started
     return len(lines) / elapsed
-
-
-def query(database: str, influxql: str) -> dict[str, Any]:
-    response = requests.get(
-        f"{INFLUX_URL}/query",
-        params={"db": database, "q": influxql, "epoch": "ns"},
-        timeout=30,
-    )
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()["results"][0]
-    if "error" in result:
-        raise KeyError(result["error"])
-    return result
-
-
-def rows(database: str, influxql: str) -> Iterable[list[object]]:
-    for series in query(database, influxql).get("series", []):
-        yield from series["values"]
-
-
-def _query_post(influxql: str) -> None:
-    response = requests.post(f"{INFLUX_URL}/query", params={"q": influxql}, timeout=30)
-    response.raise_for_status()

@@ -10,10 +10,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from benchmarks.influxio import INFLUX_URL
 from benchmarks.procs import ROOT
+from enginewatch.core.influxql import InfluxQueryError
+from enginewatch.harness import influx
 
 PACKAGES = ("faust-streaming", "aiokafka", "orjson", "influxdb-client", "uvloop", "requests")
 
@@ -78,10 +77,8 @@ def _kafka_version() -> str:
 
 def _influx_version() -> str:
     try:
-        return requests.get(f"{INFLUX_URL}/ping", timeout=5).headers.get(
-            "X-Influxdb-Version", "unknown"
-        )
-    except requests.RequestException:
+        return influx.wait_until_up(timeout=5)
+    except InfluxQueryError:
         return "unknown"
 
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 from benchmarks import kafkaio
 from benchmarks.cpu import CpuSampler, cpu_seconds
-from benchmarks.procs import ROOT, Process
+from benchmarks.procs import ROOT
 from benchmarks.rates import Sample, steady_window
 from benchmarks.session import Session
 from benchmarks.workload import Recording
+from enginewatch.harness.processes import Process
 
 
 @dataclass(frozen=True)

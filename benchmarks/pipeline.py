@@ -21,10 +21,12 @@ from benchmarks import influxio, kafkaio
 from benchmarks.baseline.tutorial import MonitoringModel
 from benchmarks.cpu import CpuSampler
 from benchmarks.measure import Throughput, feed_and_measure, service_pids
-from benchmarks.procs import Process
 from benchmarks.rates import Sample, percentile, steady_window
 from benchmarks.session import Scale, Session, enginewatch, module
 from benchmarks.workload import Expected, Recording
+from enginewatch.core.influxql import InfluxQueryError
+from enginewatch.harness import influx, kafka
+from enginewatch.harness.processes import Process
 from enginewatch.tools.fleet import FleetConfig, notifications, rfc3339
 
 PROBE_ENGINE = "bench-latency-probe"
@@ -110,9 +112,9 @@ def baseline_throughput(
     asyncio.run(kafkaio.produce(topic, recording.values, recording.keys))
     env = {
         "BASELINE_TOPIC": topic,
-        "BASELINE_BOOTSTRAP": kafkaio.BOOTSTRAP,
+        "BASELINE_BOOTSTRAP": kafka.LOCAL_BOOTSTRAP,
         "BASELINE_GROUP": session.name("baseline"),
-        "BASELINE_INFLUX_URL": influxio.INFLUX_URL,
+        "BASELINE_INFLUX_URL": influx.LOCAL_URL,
         "BASELINE_DATABASE": database,
         "BASELINE_ENGINE_MAP": str(engine_map),
     }
@@ -197,7 +199,7 @@ async def _paced(topic: str, scale: Scale, sent: dict[int, float]) -> tuple[int,
     )
     origin_us = round(start.timestamp() * 1e6)
     probe_every_us = 1_000_000 // PROBES_PER_SECOND
-    producer = AIOKafkaProducer(bootstrap_servers=kafkaio.BOOTSTRAP, linger_ms=2)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.LOCAL_BOOTSTRAP, linger_ms=2)
     await producer.start()
     count, next_probe, started = 0, 0, time.monotonic()
     try:
@@ -241,14 +243,14 @@ def _poll_probes(database: str, seen: dict[int, float], stop: threading.Event) -
         # Probes arrive in order (one engine, one partition); a margin keeps stragglers.
         since = max(0, newest - 2_000_000_000)
         try:
-            found = list(influxio.rows(database, f"{PROBE_QUERY} AND time > {since}"))
-        except (OSError, KeyError, ValueError):
+            found = influx.rows(database, f"{PROBE_QUERY} AND time > {since}")
+        except InfluxQueryError:
             found = []
-        for stamp, value in found:
-            number = round(float(str(value)))
+        for row in found:
+            number = round(float(row["value"]))
             if number not in seen:
                 seen[number] = (last_asked + asked) / 2
-            newest = max(newest, int(str(stamp)))
+            newest = max(newest, int(row["time"]))
         last_asked = asked
         stop.wait(POLL)
 
@@ -258,7 +260,7 @@ def _stamped_span(database: str) -> float:
     times: list[int] = []
     for order in ("ASC", "DESC"):
         query = f'SELECT "value" FROM /.*/ ORDER BY time {order} LIMIT 1'
-        times.extend(int(str(row[0])) for row in influxio.rows(database, query))
+        times.extend(int(row["time"]) for row in influx.rows(database, query))
     return (max(times) - min(times)) / 1e9 if times else 0.0
 
 

@@ -7,7 +7,6 @@ of them are removed at the end.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import uuid
 from collections import defaultdict
@@ -15,10 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
-
-from benchmarks import influxio, kafkaio
-from benchmarks.procs import ROOT, Process
+from benchmarks.procs import ROOT
+from enginewatch.harness import influx, kafka
+from enginewatch.harness.processes import Process, enginewatch_command, settings_env
 
 
 @dataclass(frozen=True)
@@ -87,62 +85,50 @@ class Session:
 
     def topic(self, what: str, partitions: int = PARTITIONS) -> str:
         name = self.name(what)
-        asyncio.run(kafkaio.create_topic(name, partitions))
+        kafka.create_topic(name, partitions)
         return name
 
     def env(self, app_id: str, **settings: str) -> dict[str, str]:
         """ENGINEWATCH_* settings for one run, on the local services."""
-        env = {
-            "ENGINEWATCH_APP_ID": app_id,
-            "ENGINEWATCH_BROKER": kafkaio.BROKER_URL,
-            "ENGINEWATCH_INFLUX_URL": influxio.INFLUX_URL,
-            "ENGINEWATCH_PARTITIONS": str(PARTITIONS),
-        }
-        env.update({f"ENGINEWATCH_{key.upper()}": value for key, value in settings.items()})
-        return env
+        return settings_env(
+            **{
+                "app_id": app_id,
+                "broker": kafka.LOCAL_BROKER,
+                "influx_url": influx.LOCAL_URL,
+                "partitions": str(PARTITIONS),
+                **settings,
+            }
+        )
 
     def start(self, label: str, argv: Sequence[str], env: Mapping[str, str]) -> Process:
         """Start a worker in the session's folder (Faust keeps a data folder in its cwd)."""
         log = self.workdir / f"{self.name(label.replace(' ', '-'))}.log"
         # The benchmarks package is not installed: the worker finds it on the path.
-        process = Process(argv, {**env, "PYTHONPATH": str(ROOT)}, log, label, cwd=self.workdir)
+        process = Process(argv, {**env, "PYTHONPATH": str(ROOT)}, log, name=label, cwd=self.workdir)
         self._running.append(process.start())
         return process
 
     def stop(self, *processes: Process) -> None:
         for process in processes:
             process.stop()
-            if process.peak_rss_bytes is not None:
-                self.peak_rss[process.name].append(process.peak_rss_bytes)
             if process in self._running:
                 self._running.remove(process)
+                if process.peak_rss_bytes is not None:
+                    self.peak_rss[process.name].append(process.peak_rss_bytes)
 
     def close(self) -> None:
         """Stop what still runs, drop the databases, delete the session's topics."""
         self.stop(*list(self._running))
         for database in self._databases:
-            influxio.drop_database(database)
-        asyncio.run(_delete_topics(self.token))
+            influx.drop_database(database)
+        kafka.delete_topics(self.token)
 
 
 def enginewatch(*args: str) -> list[str]:
     """`.venv/bin/enginewatch ARGS`, the way an operator starts a worker."""
-    script = Path(sys.executable).with_name("enginewatch")
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-m", "enginewatch.cli", *args]
+    return enginewatch_command(*args)
 
 
 def module(name: str, *args: str) -> list[str]:
+    """`python -m NAME ARGS`: a worker of the benchmarks' own (no-op app, baseline, ...)."""
     return [sys.executable, "-m", name, *args]
-
-
-async def _delete_topics(prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafkaio.BOOTSTRAP)
-    await admin.start()
-    try:
-        topics = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if topics:
-            await admin.delete_topics(topics)
-    finally:
-        await admin.close()

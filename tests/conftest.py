@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import influx
+from enginewatch.harness import influx
+from enginewatch.harness.processes import Process, enginewatch_command
 from tests.support.services import ensure_services
-from tests.support.workers import Worker
 
 
 @pytest.fixture(scope="session")
@@ -40,12 +40,14 @@ def database(services: None, unique: Callable[[str], str]) -> Iterator[str]:
 
 
 @pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+def workers(tmp_path: Path) -> Iterator[Callable[..., Process]]:
     """Start enginewatch processes; all are stopped after the test, logs shown on failure."""
-    started: list[Worker] = []
+    started: list[Process] = []
 
-    def start(args: list[str], env: dict[str, str], name: str = "worker") -> Worker:
-        worker = Worker(args, env, tmp_path / f"{name}-{len(started)}.log").start()
+    def start(args: list[str], env: dict[str, str], name: str = "worker") -> Process:
+        log = tmp_path / f"{name}-{len(started)}.log"
+        # Faust keeps an `{app id}-data` folder in its working directory.
+        worker = Process(enginewatch_command(*args), env, log, cwd=tmp_path).start()
         started.append(worker)
         return worker
 

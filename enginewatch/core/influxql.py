@@ -1,5 +1,8 @@
 """A small InfluxQL client over InfluxDB's v1 `/query` API, as Grafana's datasource uses it.
 
+Queries (GET), the statements that change the server such as `CREATE DATABASE`
+(POST), and `/ping`.
+
 The same API serves InfluxDB 1.x and, through its v1 compatibility layer, 2.x
 (the database is a DBRP mapping of the bucket, the token an
 `Authorization: Token ...` header).
@@ -22,7 +25,7 @@ class InfluxQueryError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """One series of a query result; times are epoch milliseconds."""
+    """One series of a query result; times are epoch milliseconds, or the client's `epoch`."""
 
     name: str
     tags: Mapping[str, str]
@@ -38,11 +41,13 @@ class InfluxQLClient:
         token: str = "",
         retention_policy: str | None = None,
         timeout: float = 10.0,
+        epoch: str = "ms",
     ) -> None:
         self.url = url.rstrip("/")
         self.database = database
         self.retention_policy = retention_policy
         self.timeout = timeout
+        self.epoch = epoch  # the unit of the times in a result: "ms", "ns", ...
         self.session = requests.Session()
         if token:
             self.session.headers["Authorization"] = f"Token {token}"
@@ -59,13 +64,55 @@ class InfluxQLClient:
 
     def query(self, influxql: str) -> list[Series]:
         """Run one InfluxQL statement; its series (none when nothing matched)."""
-        params = {"db": self.database, "q": influxql, "epoch": "ms"}
+        params = {"db": self.database, "q": influxql, "epoch": self.epoch}
         if self.retention_policy:
             params["rp"] = self.retention_policy
+        result = self._result("GET", params, influxql, f"InfluxDB at {self.url} unreachable")
+        return [
+            Series(
+                name=str(s.get("name", "")),
+                tags=dict(s.get("tags") or {}),
+                columns=list(s.get("columns") or []),
+                values=[list(v) for v in s.get("values") or []],
+            )
+            for s in result.get("series") or []
+        ]
+
+    def execute(self, statement: str) -> None:
+        """Run one statement that changes the server, such as `CREATE DATABASE "x"`.
+
+        InfluxDB takes those by POST only; they name their database themselves.
+        """
+        self._result(
+            "POST",
+            {"q": statement},
+            statement,
+            f"InfluxDB at {self.url} did not take {statement!r}",
+        )
+
+    def ping(self) -> str:
+        """The server's version, from `/ping`; raises when it does not answer."""
         try:
-            response = self.session.get(f"{self.url}/query", params=params, timeout=self.timeout)
+            response = self.session.get(f"{self.url}/ping", timeout=self.timeout)
         except requests.RequestException as exc:
             raise InfluxQueryError(f"InfluxDB at {self.url} unreachable: {exc}") from None
+        if not response.ok:
+            raise InfluxQueryError(f"InfluxDB at {self.url} answered /ping {response.status_code}")
+        return response.headers.get("X-Influxdb-Version", "unknown")
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _result(
+        self, method: str, params: Mapping[str, str], statement: str, unreachable: str
+    ) -> dict[str, Any]:
+        """The result of the one statement sent to `/query`, or an InfluxQueryError."""
+        try:
+            response = self.session.request(
+                method, f"{self.url}/query", params=params, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise InfluxQueryError(f"{unreachable}: {exc}") from None
         try:
             body = response.json()
         except ValueError:
@@ -79,18 +126,7 @@ class InfluxQLClient:
         if "error" in body:
             raise InfluxQueryError(f"InfluxDB: {body['error']}")
         results = body.get("results") or [{}]
-        result = results[0]
+        result: dict[str, Any] = results[0]
         if "error" in result:
-            raise InfluxQueryError(f"InfluxDB: {result['error']} (query: {influxql})")
-        return [
-            Series(
-                name=str(s.get("name", "")),
-                tags=dict(s.get("tags") or {}),
-                columns=list(s.get("columns") or []),
-                values=[list(v) for v in s.get("values") or []],
-            )
-            for s in result.get("series") or []
-        ]
-
-    def close(self) -> None:
-        self.session.close()
+            raise InfluxQueryError(f"InfluxDB: {result['error']} (query: {statement})")
+        return result

@@ -13,7 +13,6 @@ simulated model, and not one dead letter.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib.util
 import logging
 import os
@@ -25,19 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-import requests
 from aiokafka.errors import KafkaError
 
 from enginewatch.core.influxql import InfluxQLClient, InfluxQueryError, Series
-from enginewatch.core.kafka import (
-    ToolError,
-    bootstrap_servers,
-    delete_topics,
-    ensure_topic,
-    topic_size,
-)
+from enginewatch.core.kafka import ToolError, bootstrap_servers
 from enginewatch.core.settings import Settings, load_settings
-from enginewatch.demo.children import Child, ChildFailed
 from enginewatch.demo.summary import (
     COUNT_ALL,
     QUERIES,
@@ -45,6 +36,13 @@ from enginewatch.demo.summary import (
     format_table,
     missing_models,
     summarize,
+)
+from enginewatch.harness import influx, kafka
+from enginewatch.harness.processes import (
+    Process,
+    ProcessFailed,
+    enginewatch_command,
+    settings_env,
 )
 from enginewatch.tools.arguments import positive_float, positive_int
 from enginewatch.tools.fleet import FleetConfig, build_fleet, engine_map, notifications
@@ -171,7 +169,7 @@ class Demo:
         }
         self.map_path = self.workdir / "engines.json"
         self.models = engine_map(build_fleet(self.fleet.engines, self.fleet.seed))
-        self.children: list[Child] = []
+        self.children: list[Process] = []
         self.influx = InfluxQLClient(self.settings.influx.url, self.database, timeout=30)
         self.tty = sys.stdout.isatty()
         self.env: dict[str, str] = {}  # the workers' settings
@@ -190,7 +188,7 @@ class Demo:
             self.snapshots()
             say("\n" + COMPOSE_HELP)
             return 0 if ok else 1
-        except (DemoError, ChildFailed, ToolError) as exc:
+        except (DemoError, ProcessFailed, ToolError) as exc:
             print(f"enginewatch demo: {exc}", file=sys.stderr)
             return 1
         finally:
@@ -203,15 +201,19 @@ class Demo:
         )
         say(f"  app id {self.app_id}, InfluxDB database {self.database}, logs in {self.workdir}/")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._influx_admin(f'DROP DATABASE "{self.database}"')
-        self._influx_admin(f'CREATE DATABASE "{self.database}"')
+        url = self.settings.influx.url
+        try:
+            influx.drop_database(self.database, url)
+            influx.create_database(self.database, url)
+        except InfluxQueryError as exc:
+            raise DemoError(f"{exc}; is it running (`make up`)?") from None
         # The topics exist before the workers start: Faust subscribes only to
         # topics it finds at start-up.
         try:
             for role, topic in self.topics.items():
                 # As the agents declare them: the dead letters in one partition.
                 partitions = 1 if role == "dead" else PARTITIONS
-                asyncio.run(ensure_topic(self.bootstrap, topic, partitions))
+                kafka.create_topic(topic, partitions, bootstrap=self.bootstrap)
         except (OSError, KafkaError) as exc:
             raise DemoError(
                 f"Kafka at {self.bootstrap}: {exc!r}; is it running (`make up`)?"
@@ -219,49 +221,40 @@ class Demo:
         write_engine_map(self.map_path, self.models)
 
     def start_workers(self) -> None:
-        env = self.env
         self.env.update(
-            {
-                "ENGINEWATCH_APP_ID": self.app_id,
-                "ENGINEWATCH_INPUT_TOPIC": self.topics["input"],
-                "ENGINEWATCH_ARCHIVE_TOPIC": self.topics["archive"],
-                "ENGINEWATCH_DEAD_LETTER_TOPIC": self.topics["dead"],
-                "ENGINEWATCH_PARTITIONS": str(PARTITIONS),
-                "ENGINEWATCH_ENGINE_MAP": str(self.map_path.resolve()),
-                "ENGINEWATCH_INFLUX_BUCKET": self.database,
-            }
+            settings_env(
+                app_id=self.app_id,
+                input_topic=self.topics["input"],
+                archive_topic=self.topics["archive"],
+                dead_letter_topic=self.topics["dead"],
+                partitions=str(PARTITIONS),
+                engine_map=str(self.map_path.resolve()),
+                influx_bucket=self.database,
+            )
         )
         say("starting the agents and the archiver ...")
-        for name in ("agents", "archiver"):
-            self.children.append(
-                Child(name, [name, "-l", "info"], env, self.workdir / f"{name}.log").start()
-            )
-        for child in self.children:
-            child.wait_for_log("Ready", READY_TIMEOUT)
+        workers = [self._start(name, "-l", "info") for name in ("agents", "archiver")]
+        for worker in workers:
+            worker.wait_for_log("Ready", READY_TIMEOUT)
         say("  both ready")
 
     def simulate(self) -> int:
         """Run the simulator for the demo's time; the number of notifications it sends."""
         fleet = self.fleet
         expected = sum(1 for _ in notifications(fleet))
-        simulator = Child(
-            "simulator",
-            [
-                "simulate",
-                "--engines", str(fleet.engines),
-                "--rate", f"{fleet.rate:g}",
-                "--duration", f"{fleet.duration:g}",
-                "--seed", str(fleet.seed),
-                "--start", fleet.start.isoformat().replace("+00:00", "Z"),
-            ],
-            self.env,
-            self.workdir / "simulator.log",
-        ).start()  # fmt: skip
-        self.children.append(simulator)
+        simulator = self._start(
+            "simulate",
+            "--engines", str(fleet.engines),
+            "--rate", f"{fleet.rate:g}",
+            "--duration", f"{fleet.duration:g}",
+            "--seed", str(fleet.seed),
+            "--start", fleet.start.isoformat().replace("+00:00", "Z"),
+            name="simulator",
+        )  # fmt: skip
         say(f"simulating {expected:,} notifications ...")
         began = time.monotonic()
         total = format_duration(fleet.duration or 0)
-        while simulator.exit_code() is None:
+        while simulator.running():
             self._check_workers()
             elapsed = format_duration(time.monotonic() - began)
             self._status(f"  {elapsed}/{total}  points in InfluxDB: {self._points():,}")
@@ -291,7 +284,7 @@ class Demo:
         rows = summarize(results)
         say("\nper model, read back from InfluxDB:\n")
         say(format_table(rows.values()))
-        dead = asyncio.run(topic_size(self.bootstrap, self.topics["dead"]))
+        dead = kafka.size(self.topics["dead"], bootstrap=self.bootstrap)
         say(
             f"\n{expected:,} notifications -> {points:,} points in InfluxDB "
             f"(database {self.database}); {dead:,} dead letters"
@@ -317,18 +310,8 @@ class Demo:
             say("\n(no `enginewatch snapshot` in this installation: no dashboard snapshots)")
             return
         say("\nrendering the dashboards ...")
-        child = Child(
-            "snapshot",
-            ["snapshot", "--out", str(self.out)],
-            self.env,
-            self.workdir / "snapshot.log",
-        ).start()
-        assert child.process is not None
-        try:
-            child.process.wait(SNAPSHOT_TIMEOUT)
-        except Exception:
-            child.stop()
-            raise
+        child = self._start("snapshot", "--out", str(self.out))
+        child.wait(SNAPSHOT_TIMEOUT)  # stop() ends it when it takes longer
         pngs = [line for line in child.log().splitlines() if line.endswith(".png")]
         if child.exit_code() != 0 or not pngs:
             say(f"  the snapshots failed (status {child.exit_code()}); see {child.log_path}")
@@ -344,7 +327,7 @@ class Demo:
         self.influx.close()
         if not self.keep_topics:
             try:
-                asyncio.run(delete_topics(self.bootstrap, f"{self.app_id}-"))
+                kafka.delete_topics(f"{self.app_id}-", bootstrap=self.bootstrap)
             except Exception as exc:  # cleaning up must not hide the outcome
                 print(
                     f"enginewatch demo: could not delete the demo's topics: {exc}", file=sys.stderr
@@ -352,13 +335,19 @@ class Demo:
 
     # Helpers ---------------------------------------------------------------
 
+    def _start(self, *args: str, name: str | None = None) -> Process:
+        """`enginewatch ARGS` with the workers' settings, logging to NAME.log in the work folder."""
+        name = name or args[0]
+        child = Process(
+            enginewatch_command(*args), self.env, self.workdir / f"{name}.log", name=name
+        )
+        self.children.append(child.start())
+        return child
+
     def _check_workers(self) -> None:
         for child in self.children:
-            if child.name in ("agents", "archiver") and child.exit_code() is not None:
-                raise ChildFailed(
-                    f"the {child.name} stopped (status {child.exit_code()}); "
-                    f"its log ({child.log_path}) ends with:\n{child.tail()}"
-                )
+            if child.name in ("agents", "archiver"):
+                child.check()
 
     def _points(self) -> int:
         return count_points(self._query(COUNT_ALL))
@@ -368,21 +357,6 @@ class Demo:
             return self.influx.query(influxql)
         except InfluxQueryError as exc:
             raise DemoError(str(exc)) from None
-
-    def _influx_admin(self, statement: str) -> None:
-        url = f"{self.settings.influx.url.rstrip('/')}/query"
-        try:
-            response = requests.post(url, params={"q": statement}, timeout=30)
-            response.raise_for_status()
-            body = response.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise DemoError(
-                f"InfluxDB at {self.settings.influx.url} did not take {statement!r} ({exc}): "
-                "run `make up`"
-            ) from None
-        error = (body.get("results") or [{}])[0].get("error")
-        if error:
-            raise DemoError(f"InfluxDB: {error} ({statement})")
 
     def _status(self, line: str) -> None:
         """A progress line: redrawn each time on a terminal, else one every 10 s."""

@@ -17,8 +17,9 @@ import pytest
 
 from enginewatch.core.deadletters import original_value
 from enginewatch.core.points import decode_archive
-from tests.support import kafka
-from tests.support.workers import Worker, base_env
+from enginewatch.harness import kafka
+from enginewatch.harness.processes import Process as Worker
+from tests.support.services import base_env
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "agents"
 PARTITIONS = 4

@@ -19,7 +19,7 @@ from archiver.sink import ConfigurationError
 from archiver.startup import prepare
 from enginewatch.core.points import Origin, Point, encode_archive
 from enginewatch.core.settings import InfluxConfig
-from tests.support import influx
+from enginewatch.harness import influx
 from tests.support.services import INFLUX_URL
 
 T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
@@ -62,9 +62,9 @@ def deliver(
 
 def field_types(database: str) -> dict[tuple[str, str], str]:
     return {
-        (series["name"], key): kind
+        (series.name, key): kind
         for series in influx.query(database, "SHOW FIELD KEYS")
-        for key, kind in series["values"]
+        for key, kind in series.values
     }
 
 
@@ -74,7 +74,7 @@ def read_back(database: str, measurement: str) -> list[dict[str, Any]]:
 
 def test_start_up_detects_v1_and_creates_the_database(database: str) -> None:
     assert asyncio.run(prepare(settings_for(database))) == "v1"
-    databases = influx.query("", "SHOW DATABASES")[0]["values"]
+    databases = influx.query("", "SHOW DATABASES")[0].values
     assert [database] in databases
 
 

@@ -12,11 +12,11 @@ import requests
 
 from archiver.lineprotocol import encode_point
 from enginewatch.core.points import Point
-from tests.support import archive, kafka
-from tests.support.archiver_kafka import read_topic
-from tests.support.services import INFLUX_URL
+from enginewatch.harness import influx, kafka
+from enginewatch.harness.processes import Process as Worker
+from tests.support import archive
+from tests.support.services import INFLUX_URL, base_env
 from tests.support.waiting import wait_until
-from tests.support.workers import Worker, base_env
 
 
 def file_lines(directory: Path) -> list[str]:
@@ -39,7 +39,7 @@ def test_both_archivers_write_every_point_and_dead_letter_the_rest(
     kafka.create_topic(dead_topic)
     # The field `value` of `sensor` is a float in this database before we start,
     # so the string sent below conflicts whatever the order of partitions.
-    requests.post(f"{INFLUX_URL}/query", params={"q": f'CREATE DATABASE "{database}"'}, timeout=30)
+    influx.create_database(database)
     existing = Point(
         "sensor", {"engine": "other", "model": "m", "tap": "t"}, {"value": 1.0}, archive.T0
     )
@@ -99,7 +99,7 @@ def test_both_archivers_write_every_point_and_dead_letter_the_rest(
 
     # Dead letters: the poison point from the InfluxDB archiver, the two
     # malformed messages from each archiver.
-    values = read_topic(dead_topic, 1, 5, settle=1.0)
+    values = [record.value for record in kafka.consume(dead_topic, 5, settle=1.0)]
     letters = [orjson.loads(value) for value in values if value is not None]
     assert len(letters) == 5
     assert all(letter["stage"] == "archiver" and letter["topic"] == topic for letter in letters)

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from enginewatch.core.points import Point
-from tests.support import archive, kafka
-from tests.support.archiver_kafka import committed
+from enginewatch.harness import kafka
+from enginewatch.harness.processes import Process as Worker
+from tests.support import archive
 from tests.support.influxd import PrivateInfluxd
+from tests.support.services import base_env
 from tests.support.waiting import wait_until
-from tests.support.workers import Worker, base_env
 
 DATABASE = "enginewatch_resilience"
 FIRST, SECOND = 200, 300
@@ -79,7 +80,7 @@ class Scenario:
         assert len(found) == len(expected)
         assert set(found) == expected
         # The committed offsets catch up once everything is written.
-        assert wait_until(lambda: committed(self.group, self.topic) == FIRST + SECOND)
+        assert wait_until(lambda: kafka.committed(self.group, self.topic) == FIRST + SECOND)
 
     def run_until_influxdb_is_gone(self, start: Callable[[], Worker]) -> Worker:
         """First half written; influxd stopped; second half consumed and held."""
@@ -94,7 +95,7 @@ class Scenario:
 
     def assert_nothing_more_committed(self) -> None:
         """Nothing past what InfluxDB acknowledged is committed, given many commit intervals."""
-        assert not wait_until(lambda: committed(self.group, self.topic) > FIRST, timeout=3.0)
+        assert not wait_until(lambda: kafka.committed(self.group, self.topic) > FIRST, timeout=3.0)
 
 
 def test_influxdb_stopped_mid_stream_and_restarted(

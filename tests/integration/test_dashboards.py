@@ -27,9 +27,10 @@ from enginewatch.dashboards.panel_queries import (
     panel_queries,
     resolve_variables,
 )
-from tests.support import influx, kafka
-from tests.support.services import INFLUX_URL
-from tests.support.workers import Worker, base_env, enginewatch_command
+from enginewatch.harness import influx, kafka
+from enginewatch.harness.processes import Process as Worker
+from enginewatch.harness.processes import enginewatch_command
+from tests.support.services import INFLUX_URL, base_env
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDING = ROOT / "tests" / "recordings" / "dashboards.jsonl"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import subprocess
@@ -10,10 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from enginewatch.core.kafka import topic_partitions
+from enginewatch.harness import influx, kafka
 from enginewatch.tools.fleet import build_fleet, engine_map
-from tests.support import influx
-from tests.support.kafka import BOOTSTRAP
 from tests.support.services import ROOT
 
 DEMO_SECONDS = "15"
@@ -84,7 +81,7 @@ def test_make_demo(database: str, unique: Callable[[str], str], tmp_path: Path) 
     # It stopped what it started and removed its topics.
     assert processes_with(f"ENGINEWATCH_APP_ID={app_id}") == []
     deadline = time.monotonic() + 30
-    while asyncio.run(topic_partitions(BOOTSTRAP, f"{app_id}-notify")) is not None:
+    while kafka.partitions(f"{app_id}-notify") is not None:
         assert time.monotonic() < deadline, "the demo's input topic is still there"
         time.sleep(0.5)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import pty
@@ -15,10 +14,11 @@ import orjson
 import pytest
 
 from enginewatch.core.deadletters import original_value
-from enginewatch.core.kafka import topic_partitions
-from tests.support.kafka import BOOTSTRAP, consume, create_topic, produce
-from tests.support.services import ROOT
-from tests.support.workers import Worker, base_env, enginewatch_command
+from enginewatch.harness.kafka import consume, create_topic, produce
+from enginewatch.harness.kafka import partitions as topic_partitions
+from enginewatch.harness.processes import Process as Worker
+from enginewatch.harness.processes import enginewatch_command
+from tests.support.services import ROOT, base_env
 
 Unique = Callable[[str], str]
 
@@ -99,7 +99,7 @@ def test_key_src_keys_by_engine_and_null_when_unparsable(tmp_path: Path, unique:
     assert replay.returncode == 0, replay.stderr
 
     records = consume(topic, len(LINES), settle=1.0)
-    assert asyncio.run(topic_partitions(BOOTSTRAP, topic)) == [0, 1, 2]  # created as asked
+    assert topic_partitions(topic) == [0, 1, 2]  # created as asked
     keys = {r.value: r.key for r in records}
     assert len(records) == len(LINES)
     assert keys == {
@@ -210,8 +210,7 @@ def test_record_from_now_skips_what_was_there(
         time.sleep(0.2)
     assert "recording" in recorder.log()
     produce(topic, [b"new-1", b"new-2", b"new-3", b"new-4"])
-    assert recorder.process is not None
-    assert recorder.process.wait(60) == 0
+    assert recorder.wait(60) == 0
     assert out.read_bytes() == b"new-1\nnew-2\nnew-3\n"
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import orjson
 
 from enginewatch.core.points import decode_archive
-from tests.support import kafka
-from tests.support.services import ROOT
-from tests.support.workers import Worker, base_env, enginewatch_command
+from enginewatch.harness import kafka
+from enginewatch.harness.processes import Process as Worker
+from enginewatch.harness.processes import enginewatch_command
+from tests.support.services import ROOT, base_env
 
 PARTITIONS = 4
 FLEET = ["--engines", "3", "--rate", "300", "--duration", "8", "--seed", "9"]

@@ -20,9 +20,9 @@ import pytest
 import requests
 from matplotlib.image import imread
 
-from tests.support import influx
+from enginewatch.harness import influx
+from enginewatch.harness.processes import enginewatch_command
 from tests.support.services import INFLUX_URL, ROOT
-from tests.support.workers import enginewatch_command
 
 T0_NS = 1_714_564_800_000_000_000  # 2024-05-01T12:00:00Z
 SECOND = 1_000_000_000

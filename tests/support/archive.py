@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import requests
-
+from enginewatch.core.influxql import InfluxQueryError
 from enginewatch.core.points import Origin, Point, encode_archive
-from tests.support import kafka
-from tests.support.influx import query
+from enginewatch.harness import kafka
+from enginewatch.harness.influx import query
 
 T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 ENGINES = [f"0d6f{i:04x}-1b2c-4d5e-8f90-a1b2c3d4e5f6" for i in range(5)]
@@ -68,14 +67,12 @@ def keys_of(points: Iterable[Point]) -> set[PointKey]:
 
 def points_in(url: str, database: str) -> list[PointKey]:
     """Every point of the database, split back into tags and fields, one per row."""
-    tag_keys = {
-        s["name"]: {v[0] for v in s["values"]} for s in query(database, "SHOW TAG KEYS", url)
-    }
+    tag_keys = {s.name: {v[0] for v in s.values} for s in query(database, "SHOW TAG KEYS", url)}
     found: list[PointKey] = []
     for series in query(database, "SELECT * FROM /.*/", url):
-        name, tags_of = series["name"], tag_keys.get(series["name"], set())
-        for values in series["values"]:
-            row = dict(zip(series["columns"], values, strict=True))
+        name, tags_of = series.name, tag_keys.get(series.name, set())
+        for values in series.values:
+            row = dict(zip(series.columns, values, strict=True))
             time = row.pop("time")
             tags = frozenset((k, v) for k, v in row.items() if k in tags_of and v is not None)
             fields = frozenset((k, v) for k, v in row.items() if k not in tags_of and v is not None)
@@ -85,14 +82,14 @@ def points_in(url: str, database: str) -> list[PointKey]:
 
 def field_types(url: str, database: str) -> dict[tuple[str, str], str]:
     return {
-        (series["name"], key): kind
+        (series.name, key): kind
         for series in query(database, "SHOW FIELD KEYS", url)
-        for key, kind in series["values"]
+        for key, kind in series.values
     }
 
 
 def count_in(url: str, database: str) -> int:
     try:
         return len(points_in(url, database))
-    except (RuntimeError, requests.RequestException):
+    except InfluxQueryError:
         return 0

@@ -7,14 +7,12 @@ directory, so stopping it never touches the shared server on 8086.
 
 from __future__ import annotations
 
-import signal
 import socket
-import subprocess
-import time
 from pathlib import Path
 
-import requests
-
+from enginewatch.core.influxql import InfluxQueryError
+from enginewatch.harness import influx
+from enginewatch.harness.processes import Process
 from tests.support.services import ROOT
 
 TEMPLATE = ROOT / "services" / "influxdb" / "influxdb.conf"
@@ -39,7 +37,7 @@ class PrivateInfluxd:
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = directory / "influxdb" / "influxdb.conf"
         self.log_path = directory / "influxd.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: Process | None = None
 
     def start(self, timeout: float = 60.0) -> None:
         self.config.parent.mkdir(parents=True, exist_ok=True)
@@ -49,32 +47,17 @@ class PrivateInfluxd:
         assert str(self.port) in text
         assert str(self.rpc_port) in text
         self.config.write_text(text)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                ["influxd", "-config", str(self.config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while not self._answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"private influxd did not start; see {self.log_path}")
-            time.sleep(0.1)
+        self.process = Process(["influxd", "-config", str(self.config)], {}, self.log_path)
+        self.process.start()
+        try:
+            influx.wait_until_up(self.url, timeout, alive=self.process.running)
+        except InfluxQueryError as exc:
+            raise RuntimeError(
+                f"private influxd did not start ({exc}); see {self.log_path}"
+            ) from None
 
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+        self.process.stop()
         self.process = None
-
-    def _answers(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/ping", timeout=1).status_code == 204
-        except requests.RequestException:
-            return False

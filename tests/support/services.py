@@ -1,4 +1,5 @@
-"""The local Kafka broker and InfluxDB the integration tests run against."""
+"""The local Kafka broker and InfluxDB the integration tests run against, and the
+settings that point a worker under test at them."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import socket
 import subprocess
 from pathlib import Path
 
+from enginewatch.harness import influx, kafka
+from enginewatch.harness.processes import settings_env
+
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA = ("127.0.0.1", 9092)
 INFLUX = ("127.0.0.1", 8086)
-BROKER_URL = "kafka://127.0.0.1:9092"
-INFLUX_URL = "http://127.0.0.1:8086"
+BROKER_URL = kafka.LOCAL_BROKER
+INFLUX_URL = influx.LOCAL_URL
 
 
 def port_open(address: tuple[str, int]) -> bool:
@@ -24,3 +28,10 @@ def ensure_services() -> None:
     if port_open(KAFKA) and port_open(INFLUX):
         return
     subprocess.run([str(ROOT / "services" / "local.sh"), "up"], check=True, timeout=600)
+
+
+def base_env(app_id: str, **settings: str) -> dict[str, str]:
+    """ENGINEWATCH_* settings for a test: its own app id, the local services."""
+    return settings_env(
+        **{"app_id": app_id, "broker": BROKER_URL, "influx_url": INFLUX_URL, **settings}
+    )
