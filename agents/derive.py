@@ -1,7 +1,9 @@
-"""Messages -> metric points, exactly as the metric contract says.
+"""Valid messages -> metric points, exactly as the metric contract says.
 
 Pure functions: the only state, the amounts carried forward by reports without
-a usable delta_time, comes in as a mapping and goes out as a new one.
+a usable delta_time, comes in as a mapping and goes out as a new one. `parse`
+has checked all a message holds, so the only failures left are those the
+carried amounts cause: a rate or carried amount that overflows.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from agents.messages import (
     Message,
     ModelConsole,
     SensorReport,
-    json_type,
 )
-from agents.taps import Kind, Tap, classify
+from agents.taps import Kind, Tap
 from enginewatch.core.points import FieldValue, Point
 
 STATE_CODES = {
@@ -61,7 +62,8 @@ class Derived:
 
 
 def derive(message: Message, model: str, carried: Carried) -> Derived:
-    """The points one valid message yields; raises InvalidMessage for bad sensor data."""
+    """The points one valid message yields; raises InvalidMessage only when the
+    carried amounts make a rate or carried amount overflow."""
     tags = {"engine": message.src, "model": model}
     if isinstance(message, SensorReport):
         return _sensor_report(message, tags, carried)
@@ -100,18 +102,13 @@ def _ref_text(ref: Any) -> str:
 
 
 def _sensor_report(report: SensorReport, tags: dict[str, str], carried: Carried) -> Derived:
-    tap = classify(report.tap)
+    tap = report.meaning
+    if report.value is None:  # a gauge's empty list
+        return Derived([])
     point_tags = {**tags, **dict(tap.tags)} if tap.tags else tags
-    if tap.kind is Kind.GAUGE:
-        value = _gauge_value(report.data, report.tap)
-        if value is None:
-            return Derived([])
-        return Derived([Point(tap.measurement, point_tags, {tap.field: value}, report.time)])
-    if tap.kind is Kind.REJECTION:
-        count = _rejection_count(report.data, report.tap)
-        return Derived([Point(tap.measurement, point_tags, {tap.field: count}, report.time)])
-    amount = _amount(report.data, report.tap)
-    fields, new_carried = _with_rate(tap, report, amount, carried)
+    if tap.kind is not Kind.COUNT:
+        return Derived([Point(tap.measurement, point_tags, {tap.field: report.value}, report.time)])
+    fields, new_carried = _with_rate(tap, report, report.value, carried)
     return Derived([Point(tap.measurement, point_tags, fields, report.time)], new_carried)
 
 
@@ -136,50 +133,3 @@ def _with_rate(
         return fields, None
     rest = {name: value for name, value in carried.items() if name != report.tap}
     return fields, rest
-
-
-def _number(value: Any, tap: str) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise InvalidMessage(f"tap {tap!r} needs numeric data, got {json_type(value)}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise InvalidMessage(f"tap {tap!r} data is not a finite number")
-    return number
-
-
-def _amount(data: Any, tap: str) -> float:
-    """A count tap's amount: a number, or the sum of a list of numbers; never negative."""
-    items = data if isinstance(data, list) else [data]
-    total = 0.0
-    for item in items:
-        number = _number(item, tap)
-        if number < 0:
-            raise InvalidMessage(f"tap {tap!r} amount is negative: {number!r}")
-        total += number
-    if not math.isfinite(total):
-        raise InvalidMessage(f"tap {tap!r} amount is not a finite number")
-    return total
-
-
-def _rejection_count(data: Any, tap: str) -> float:
-    """A rejection tap's count: a number, or the length of the list of rejected records."""
-    if isinstance(data, list):
-        return float(len(data))
-    number = _number(data, tap)
-    if number < 0:
-        raise InvalidMessage(f"tap {tap!r} count is negative: {number!r}")
-    return number
-
-
-def _gauge_value(data: Any, tap: str) -> float | None:
-    """A gauge's value: a number, or the mean of a list of numbers (None when empty)."""
-    if not isinstance(data, list):
-        return _number(data, tap)
-    if not data:
-        return None
-    count = len(data)
-    # Divide first: the sum of large values can overflow where their mean does not.
-    mean = math.fsum(_number(item, tap) / count for item in data)
-    if not math.isfinite(mean):
-        raise InvalidMessage(f"tap {tap!r} mean is not a finite number")
-    return mean

@@ -2,6 +2,12 @@
 
 The six message types and their fields are those of the metric contract
 (../shared/spec/metrics.md). Unknown extra fields are ignored.
+
+Every check that needs only the message itself is made here, a sensor
+report's data included (reduced to the one number its tap means): `derive` is
+left only the failures the carried amounts cause, a rate or carried amount
+that overflows. So the route hop, which only parses, rejects exactly what
+`derive` would reject with nothing carried.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from agents.taps import Kind, Tap, classify
 from agents.timestamps import TimestampError, to_nanoseconds
 from enginewatch.core.points import tag_value_problem
 
@@ -28,7 +35,10 @@ class SensorReport:
     src: str
     time: int
     tap: str
-    data: Any  # a number or a list; its meaning depends on the tap
+    meaning: Tap  # what the tap name stands for
+    # The data as one number: a count tap's amount, a rejection tap's count, a
+    # gauge's value; None for a gauge's empty list, which yields no point.
+    value: float | None
     delta_time: float | None
     id: int | None
 
@@ -113,7 +123,69 @@ def _sensor_report(obj: dict[str, Any], src: str, time: int) -> SensorReport:
     report_id = obj.get("id")
     if report_id is not None and (not isinstance(report_id, int) or isinstance(report_id, bool)):
         raise InvalidMessage(f"field 'id' must be an integer, got {json_type(report_id)}")
-    return SensorReport(src, time, tap, obj["data"], delta_time, report_id)
+    meaning = classify(tap)
+    value = _reading(meaning, obj["data"], tap, delta_time)
+    return SensorReport(src, time, tap, meaning, value, delta_time, report_id)
+
+
+def _reading(meaning: Tap, data: Any, tap: str, delta_time: float | None) -> float | None:
+    """A sensor report's data as the one number its tap's kind means."""
+    if meaning.kind is Kind.GAUGE:
+        return _gauge_value(data, tap)
+    if meaning.kind is Kind.REJECTION:
+        return _rejection_count(data, tap)
+    amount = _amount(data, tap)
+    # The report's own rate: when it overflows, so does any rate with carried amounts added.
+    if delta_time and not math.isfinite(amount / delta_time):
+        raise InvalidMessage(f"tap {tap!r} rate is not a finite number")
+    return amount
+
+
+def _number(value: Any, tap: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidMessage(f"tap {tap!r} needs numeric data, got {json_type(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidMessage(f"tap {tap!r} data is not a finite number")
+    return number
+
+
+def _amount(data: Any, tap: str) -> float:
+    """A count tap's amount: a number, or the sum of a list of numbers; never negative."""
+    items = data if isinstance(data, list) else [data]
+    total = 0.0
+    for item in items:
+        number = _number(item, tap)
+        if number < 0:
+            raise InvalidMessage(f"tap {tap!r} amount is negative: {number!r}")
+        total += number
+    if not math.isfinite(total):
+        raise InvalidMessage(f"tap {tap!r} amount is not a finite number")
+    return total
+
+
+def _rejection_count(data: Any, tap: str) -> float:
+    """A rejection tap's count: a number, or the length of the list of rejected records."""
+    if isinstance(data, list):
+        return float(len(data))
+    number = _number(data, tap)
+    if number < 0:
+        raise InvalidMessage(f"tap {tap!r} count is negative: {number!r}")
+    return number
+
+
+def _gauge_value(data: Any, tap: str) -> float | None:
+    """A gauge's value: a number, or the mean of a list of numbers (None when empty)."""
+    if not isinstance(data, list):
+        return _number(data, tap)
+    if not data:
+        return None
+    count = len(data)
+    # Divide first: the sum of large values can overflow where their mean does not.
+    mean = math.fsum(_number(item, tap) / count for item in data)
+    if not math.isfinite(mean):
+        raise InvalidMessage(f"tap {tap!r} mean is not a finite number")
+    return mean
 
 
 def _engine_state(obj: dict[str, Any], src: str, time: int) -> EngineState:

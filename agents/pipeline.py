@@ -1,4 +1,7 @@
-"""One input message -> its archive points or its dead-letter reason.
+"""One input message value -> its points, or its dead-letter reason.
+
+`handle` parses, resolves and derives (for the derive stage); `engine_of` only
+parses, which checks the whole message (for the route stage).
 
 The carried amounts live in any mutable mapping keyed by engine: a dict in
 tests, the agents' Faust table in production. Values are replaced, never
@@ -50,19 +53,18 @@ def handle(raw: bytes | None, model_of: Callable[[str], str], carry: CarryStore)
 
 
 def engine_of(raw: bytes | None) -> str | Rejected:
-    """The engine a message comes from, checking the whole message on the way.
+    """The engine a valid message comes from, or why the message is invalid.
 
     Used before repartitioning, so bad input is dead-lettered at the edge and
-    only valid messages take the extra hop.
+    only valid messages take the extra hop. `parse` checks all a message
+    holds, so this rejects exactly what `handle` rejects with nothing carried.
     """
     try:
-        message = parse(raw)
-        derive(message, "", {})
+        return parse(raw).src
     except InvalidMessage as exc:
         return Rejected(str(exc))
     except Exception as exc:  # a bug must cost one dead letter, never the message
         return _unexpected(exc)
-    return message.src
 
 
 def _unexpected(exc: Exception) -> Rejected:

@@ -11,13 +11,12 @@ from typing import Any, cast
 from influxdb_client.client.write.point import Point as ClientPoint
 from influxdb_client.domain.write_precision import WritePrecision
 
-from agents.app import (
+from agents.app import BATCH_EVENTS, BATCH_SECONDS
+from agents.grouping import EngineGroups
+from agents.stages import (
     ARCHIVE_GROUP_INPUTS,
-    BATCH_EVENTS,
-    BATCH_SECONDS,
     BY_ENGINE_GROUP_INPUTS,
     GROUP_INPUT_BYTES,
-    EngineGroups,
     archive_message,
 )
 from archiver.lineprotocol import encode_point

@@ -40,7 +40,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 OTHER = "other (standard library, weakref, logging, ...)"
 # The pure pipeline: everything of ours but the Faust wiring, under which all
 # of Faust's stream machinery runs too.
-OURS = ("/agents/pipeline.py", "/enginewatch/core/points.py")
+OURS = ("/agents/stages.py", "/agents/pipeline.py", "/enginewatch/core/points.py")
 
 
 @dataclass(frozen=True)

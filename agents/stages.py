@@ -1,0 +1,101 @@
+"""The agents' two stages, pure functions over one batch of input records.
+
+    route_by_engine: inputs -> by-engine messages (keyed by src) + rejects
+    derive_archive:  by-engine messages, or inputs keyed by src -> archive messages + rejects
+
+Each returns the messages to send on its output topic and the rejects for the
+dead letters, both in input order; the Faust wiring (agents/app.py) only sends
+them. Both send one message per engine and batch, as Faust and the archiver
+pay mostly per message:
+
+- route_by_engine: the engine's valid input messages of the batch, framed by
+  agents/by_engine.py;
+- derive_archive: the engine's points of the batch, in order (an ordinary
+  archive message: its `origin` is the group's first input message).
+
+The carried amounts are any mutable mapping keyed by engine (the Faust table
+in production, a dict in tests); values are replaced, never mutated in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from agents import by_engine
+from agents.grouping import EngineGroups
+from agents.pipeline import CarryStore, Rejected, engine_of, handle
+from agents.records import Input, Message, Reject
+from enginewatch.core.points import Origin, Point, encode_archive
+
+# A grouped message carries at most this many input messages and this much
+# input, far below Kafka's default 1 MiB message size limit. By-engine groups
+# stay small, as `derive` takes a whole batch (agents.app.BATCH_EVENTS) of them
+# at once. Archive groups are larger: the archiver pays Faust's cost per
+# message, so fewer and larger messages let it drain a backlog faster
+# (docs/benchmarks.md).
+BY_ENGINE_GROUP_INPUTS = 50
+ARCHIVE_GROUP_INPUTS = 500
+GROUP_INPUT_BYTES = 128 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StageOutput:
+    """What one batch gives: messages for the stage's output topic, and the rejects."""
+
+    messages: list[Message]
+    rejects: list[Reject]
+
+
+def route_by_engine(batch: Iterable[Input]) -> StageOutput:
+    """Check each input message and group the valid ones by their engine (`src`).
+
+    Invalid input is rejected here, at the edge, with the reason `derive_archive`
+    would give it with nothing carried, so only valid messages take the extra hop.
+    """
+    groups: EngineGroups[bytes] = EngineGroups(BY_ENGINE_GROUP_INPUTS, GROUP_INPUT_BYTES)
+    rejects: list[Reject] = []
+    for origin, _, value, _ in batch:
+        engine = engine_of(value)
+        if isinstance(engine, Rejected):
+            rejects.append(Reject(origin, engine.reason, value))
+        else:
+            assert value is not None  # engine_of rejects an empty value
+            groups.add(engine, origin, value, len(value))
+    return StageOutput(groups.messages(by_engine.encode), rejects)
+
+
+def derive_archive(
+    batch: Iterable[Input], model_for: Callable[[str], str], carried: CarryStore
+) -> StageOutput:
+    """Each input message's points, in archive messages per engine, and the rejects.
+
+    A record is a by-engine message (several input messages) or one input
+    message. A record whose framing cannot be decoded is rejected whole. The
+    records are taken from `batch` one at a time, each derived, its carried
+    amounts written, before the next is taken: the Faust wiring relies on it
+    to point each table write at its own record's partition.
+    """
+    groups: EngineGroups[list[Point]] = EngineGroups(ARCHIVE_GROUP_INPUTS, GROUP_INPUT_BYTES)
+    rejects: list[Reject] = []
+    for record in batch:
+        try:
+            inputs = by_engine.decode(record)
+        except by_engine.ByEngineFormatError as exc:
+            rejects.append(
+                Reject(record.origin, f"malformed by-engine framing: {exc}", record.value)
+            )
+            continue
+        for origin, value in inputs:
+            outcome = handle(value, model_for, carried)
+            if isinstance(outcome, Rejected):
+                rejects.append(Reject(origin, outcome.reason, value))
+            elif outcome.points:  # an empty gauge list yields no point, no message
+                groups.add(outcome.engine, origin, outcome.points, len(value or b""))
+    return StageOutput(groups.messages(archive_message), rejects)
+
+
+def archive_message(engine: str, entries: list[tuple[Origin, list[Point]]]) -> Message:
+    """One engine's points of a batch, in order, as one archive message keyed by the engine."""
+    points = [point for _, group in entries for point in group]
+    return engine.encode(), encode_archive(points, entries[0][0]), None

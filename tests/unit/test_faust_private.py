@@ -1,0 +1,120 @@
+"""The private Faust API of enginewatch/core/faust_private.py still behaves as relied on.
+
+These fail when faust-streaming changes: the context variable moves or changes
+kind, take_events starts setting the current event itself (issue #497 fixed:
+the workaround can go), or a table write stops finding its changelog
+partition through the current event. An app with `store="memory://"` is
+driven in-process through an agent's test context: no broker is contacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import uuid
+from typing import Any
+
+import faust
+import faust.streams
+from faust.types import Message
+
+from enginewatch.core.faust_private import each_made_current, make_current, take_event_batches
+from enginewatch.core.faustapp import RAW_BYTES
+
+PARTITIONS = 4
+OUTSIDE = "Cannot modify table key from outside of stream iteration"
+
+
+def test_the_current_event_is_a_context_variable() -> None:
+    assert isinstance(faust.streams._current_event, contextvars.ContextVar)
+
+
+def test_take_events_is_on_the_stream_not_on_its_interface() -> None:
+    assert callable(getattr(faust.Stream, "take_events", None))
+    assert not hasattr(faust.StreamT, "take_events"), "StreamT declares it now: drop the cast"
+
+
+def test_make_current_is_what_current_event_returns() -> None:
+    async def check() -> None:
+        app = faust.App(f"faust-private-{uuid.uuid4().hex}", store="memory://")
+        channel = app.channel()
+        event = await channel.decode(_message("input", 2, b"k"))
+        make_current(event)
+        assert faust.streams.current_event() is event
+
+    asyncio.run(check())
+
+
+def _message(topic: str, partition: int, key: bytes) -> Message:
+    return Message(
+        topic=topic,
+        partition=partition,
+        offset=0,
+        timestamp=0.0,
+        timestamp_type=0,
+        headers={},
+        key=key,
+        value=b"v",
+        checksum=b"",
+    )
+
+
+def _write_per_event(made_current: bool) -> tuple[list[str], dict[Any, Any], list[tuple[Any, ...]]]:
+    """An agent taking batches with take_events writes one table key per event.
+
+    Returns what each write did, the table's contents and the messages handed
+    to the producer: (whether to the table's changelog, partition, key).
+    """
+
+    async def run() -> tuple[list[str], dict[Any, Any], list[tuple[Any, ...]]]:
+        app = faust.App(
+            f"faust-private-{uuid.uuid4().hex}",
+            broker="kafka://127.0.0.1:1",  # never contacted: nothing starts a consumer or producer
+            store="memory://",
+            web_enabled=False,
+            autodiscover=False,
+        )
+        table = app.Table("carried", default=dict, partitions=PARTITIONS)
+        outcomes: list[str] = []
+
+        async def writer(stream: faust.StreamT[bytes]) -> None:
+            async for events in take_event_batches(stream, 10, 0.05):
+                for event in each_made_current(events) if made_current else events:
+                    try:
+                        table[event.key] = {"amount": 1.0}
+                    except TypeError as exc:
+                        outcomes.append(str(exc))
+                    else:
+                        outcomes.append("written")
+
+        agent = app.agent(app.topic("input", **RAW_BYTES), name="writer")(writer)
+        async with agent.test_context() as tested:
+            await tested.put(b"v", key=b"k1", partition=3, wait=False)
+            await tested.put(b"v", key=b"k2", partition=1, wait=False)
+            for _ in range(200):
+                if len(outcomes) == 2:
+                    break
+                await asyncio.sleep(0.01)
+        pending = app.producer.buffer.pending
+        changelog = []
+        while not pending.empty():
+            message = pending.get_nowait().message
+            to_changelog = message.channel.get_topic_name() == table.changelog_topic_name
+            changelog.append((to_changelog, message.partition, message.key))
+        return outcomes, dict(table.data), changelog
+
+    return asyncio.run(run())
+
+
+def test_a_table_write_under_take_events_fails_without_a_current_event() -> None:
+    outcomes, contents, changelog = _write_per_event(made_current=False)
+    assert outcomes == [OUTSIDE, OUTSIDE], "take_events sets the current event now (#497)"
+    assert contents == {}
+    assert changelog == []
+
+
+def test_a_table_write_under_take_events_lands_on_its_events_partition_when_made_current() -> None:
+    outcomes, contents, changelog = _write_per_event(made_current=True)
+    assert outcomes == ["written", "written"]
+    assert contents == {b"k1": {"amount": 1.0}, b"k2": {"amount": 1.0}}
+    assert changelog == [(True, 3, b"k1"), (True, 1, b"k2")]
