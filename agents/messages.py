@@ -181,8 +181,14 @@ def _gauge_value(data: Any, tap: str) -> float | None:
     if not data:
         return None
     count = len(data)
+    values = [_number(item, tap) for item in data]
     # Divide first: the sum of large values can overflow where their mean does not.
-    mean = math.fsum(_number(item, tap) / count for item in data)
+    try:
+        mean = math.fsum(value / count for value in values)
+    except OverflowError:
+        # fsum's partial sums passed the largest float; scaled by a power of two
+        # (exact) they do not, and the mean itself may still be finite.
+        mean = math.fsum(value / count / 1024 for value in values) * 1024
     if not math.isfinite(mean):
         raise InvalidMessage(f"tap {tap!r} mean is not a finite number")
     return mean

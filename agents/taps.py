@@ -41,10 +41,18 @@ _SYSTEM = {
 }
 
 
+def _number_tag(digits: str) -> str:
+    """A slot or jet number without leading zeros: `007` and `7` are one series.
+
+    Done on the digits, not through int(), which refuses very long numbers.
+    """
+    return digits.lstrip("0") or "0"
+
+
 def _slot_tags(slot: str) -> tuple[tuple[str, str], ...]:
     # Even slots are a model's inputs, odd slots its outputs.
-    direction = "input" if int(slot) % 2 == 0 else "output"
-    return (("slot", str(int(slot))), ("direction", direction))
+    direction = "input" if int(slot[-1]) % 2 == 0 else "output"
+    return (("slot", _number_tag(slot)), ("direction", direction))
 
 
 @lru_cache(maxsize=4096)
@@ -63,6 +71,6 @@ def classify(name: str) -> Tap:
         return Tap(Kind.REJECTION, "rejections", (*tags, ("reason", reason)), "count")
     if match := _JET.fullmatch(name):
         jet, direction = match.groups()
-        tags = (("jet", str(int(jet))), ("direction", direction))
+        tags = (("jet", _number_tag(jet)), ("direction", direction))
         return Tap(Kind.COUNT, "jet_records", tags, "count", "rps")
     return Tap(Kind.GAUGE, "sensor", (("tap", name),), "value")

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agents.messages import InvalidMessage, parse_object
@@ -161,8 +161,20 @@ def assert_a_contract_reason(reason: str) -> None:
     assert not CAUGHT.search(re.sub(_STRING, "", reason)), f"a caught exception: {reason!r}"
 
 
+def _one_report(tap: str, data: object) -> bytes:
+    return orjson.dumps(
+        {"type": "sensor-report", "src": "e", "timestamp": "2024-05-01T12:00:00Z", "tap": tap}
+        | {"data": data, "delta_time": 1}
+    )
+
+
 @settings(max_examples=500, deadline=None)
 @given(value=st.one_of(message_like.map(orjson.dumps), json_values.map(orjson.dumps), st.binary()))
+# Inputs that once raised inside the parser: fsum's partial sums overflowing, and
+# int() refusing a number of more than 4 300 digits.
+@example(value=_one_report("sys.memory", [1.7976931348623157e308] * 3))
+@example(value=_one_report("manifold." + "7" * 4400 + ".records.count", 3))
+@example(value=_one_report("jet." + "0" * 4400 + "1.input.records.count", 3))
 def test_no_input_crashes_the_parser(value: bytes) -> None:
     """Any bytes are either points or a dead letter with a reason the contract names."""
     outcome = handle(value, lambda _: UNKNOWN, {})
