@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -21,6 +23,9 @@ LOGGED_FAILURES = 20
 # Sends awaited in bulk: enough to keep the producer's batches full, few
 # enough that a failure is reported while the run goes on.
 MAX_PENDING = 5000
+# How long a topic may take to have a leader for every partition, and how often to ask.
+READY_WITHIN = 30.0
+READY_POLL = 0.1
 
 _SCHEME = re.compile(r"^[a-z]+://")
 
@@ -61,28 +66,58 @@ async def topic_partitions(bootstrap: str, topic: str) -> list[int] | None:
     return sorted(p["partition"] for p in described["partitions"])
 
 
-async def ensure_topic(bootstrap: str, topic: str, partitions: int) -> tuple[int, bool]:
-    """Create the topic with `partitions` unless it exists.
+async def ensure_topic(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    config: Mapping[str, str] | None = None,
+    ready_within: float = READY_WITHIN,
+) -> tuple[int, bool]:
+    """Create the topic with `partitions` (and `config`) unless it exists, then wait
+    until the broker reports every partition with a leader.
 
-    Returns its partition count and whether it was created here.
+    Returns its partition count and whether it was created here. A Faust worker
+    that subscribes before the topic's metadata is visible ignores the topic for
+    good, so "created" is not enough: the topic must be usable. A topic still
+    without leaders after `ready_within` seconds is a ToolError.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        response = await admin.create_topics(
-            [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
+        new = NewTopic(
+            topic, num_partitions=partitions, replication_factor=1, topic_configs=dict(config or {})
         )
+        response = await admin.create_topics([new])
         (error,) = response.to_object()["topic_errors"]
         if error["error_code"] not in (0, TOPIC_ALREADY_EXISTS):
             raise ToolError(f"cannot create topic {topic!r}: {error['error_message']}")
         created = error["error_code"] == 0
-        (described,) = await admin.describe_topics([topic])
+        count = await _wait_for_leaders(admin, topic, partitions if created else None, ready_within)
     finally:
         await admin.close()
-    count = len(described["partitions"])
     if created:
         logger.info("created topic %s with %d partition(s)", topic, count)
     return count, created
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, topic: str, expected: int | None, within: float
+) -> int:
+    """The topic's partition count, once it has `expected` partitions (any, when None)
+    and each has a leader."""
+    deadline = time.monotonic() + within
+    while True:
+        (described,) = await admin.describe_topics([topic])
+        found = described["partitions"] if described["error_code"] == 0 else []
+        led = [p for p in found if p["error_code"] == 0 and p["leader"] >= 0]
+        if found and len(led) == len(found) and (expected is None or len(found) == expected):
+            return len(found)
+        if time.monotonic() > deadline:
+            raise ToolError(
+                f"topic {topic!r} is not ready after {within:.0f}s: "
+                f"{len(led)} of {expected or len(found)} partition(s) have a leader"
+            )
+        await asyncio.sleep(READY_POLL)
 
 
 @dataclass
