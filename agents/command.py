@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from agents.app import create_agents_app
 from agents.resolve.resolver import resolver_from_config
-from enginewatch.core.faustapp import accept_worker_options, ensure_topics, run_worker
-from enginewatch.core.settings import load_settings
+from enginewatch.core.faustapp import (
+    TopicSpec,
+    accept_worker_options,
+    app_topics,
+    ensure_topics,
+    run_worker,
+)
+from enginewatch.core.kafka import ToolError
+from enginewatch.core.settings import TopicsConfig, load_settings
+
+PROG = "enginewatch agents"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -18,12 +28,37 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     resolver = resolver_from_config(settings.resolve)
     resolver.refresh()  # name the engines from the first message on
-    ensure_topics(
-        settings.kafka,
-        {
-            settings.topics.input_topic: settings.topics.partitions,
-            settings.topics.archive_topic: settings.topics.partitions,
-            settings.topics.dead_letter_topic: 1,
-        },
+    app = create_agents_app(settings, resolver)
+    topics = settings.topics
+    try:
+        counts = ensure_topics(
+            settings.kafka,
+            {
+                **app_topics(app),  # the input, the by-engine topic, the table's changelog
+                topics.archive_topic: TopicSpec(topics.partitions),
+                topics.dead_letter_topic: TopicSpec(1),
+            },
+        )
+    except ToolError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    if problem := keyed_input_problem(topics, counts[topics.input_topic]):
+        print(f"{PROG}: {problem}", file=sys.stderr)
+        return 2
+    run_worker(app, PROG, args.extra)
+
+
+def keyed_input_problem(topics: TopicsConfig, input_partitions: int) -> str | None:
+    """Why an input said to be keyed by engine cannot be read directly, if it cannot.
+
+    Read directly, the input's partitions are the carried-amounts table's
+    partitions: with another count, an engine's state would live in one
+    partition and its messages arrive in another.
+    """
+    if not topics.input_keyed_by_engine or input_partitions == topics.partitions:
+        return None
+    return (
+        f"ENGINEWATCH_INPUT_KEYED_BY_ENGINE: the input topic {topics.input_topic!r} has "
+        f"{input_partitions} partition(s), ENGINEWATCH_PARTITIONS is {topics.partitions}; "
+        "they must be equal"
     )
-    run_worker(create_agents_app(settings, resolver), "enginewatch agents", args.extra)

@@ -12,7 +12,14 @@ from archiver.app import create_archiver_app
 from archiver.filesink import FileSink
 from archiver.sink import ConfigurationError, Sink
 from archiver.startup import make_sink, prepare
-from enginewatch.core.faustapp import accept_worker_options, ensure_topics, run_worker
+from enginewatch.core.faustapp import (
+    TopicSpec,
+    accept_worker_options,
+    app_topics,
+    ensure_topics,
+    run_worker,
+)
+from enginewatch.core.kafka import ToolError
 from enginewatch.core.settings import Settings, load_settings
 
 PROG = "enginewatch archiver"
@@ -52,14 +59,20 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    ensure_topics(
-        settings.kafka,
-        {
-            settings.topics.archive_topic: settings.topics.partitions,
-            settings.topics.dead_letter_topic: 1,
-        },
-    )
     app = create_archiver_app(settings, ROLES[args.sink], sink_factory)
+    topics = settings.topics
+    try:
+        ensure_topics(
+            settings.kafka,
+            {
+                **app_topics(app),  # the archive topic
+                topics.archive_topic: TopicSpec(topics.partitions),
+                topics.dead_letter_topic: TopicSpec(1),
+            },
+        )
+    except ToolError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
     run_worker(app, PROG, args.extra)
 
 

@@ -13,6 +13,8 @@ from enginewatch.harness import influx
 from enginewatch.harness.processes import Process, enginewatch_command
 from tests.support.services import ensure_services
 
+IGNORED_TOPIC = "Ignoring missing topic"  # what Faust's partition assignor logs
+
 
 @pytest.fixture(scope="session")
 def services() -> None:
@@ -55,6 +57,10 @@ def workers(tmp_path: Path) -> Iterator[Callable[..., Process]]:
     for worker in started:
         worker.stop()
         print(f"--- {worker.log_path.name} ---\n{worker.log()[-6000:]}")
+    # A worker that subscribed before a topic's metadata was visible ignores the
+    # topic for good: whatever the test checked, that must never happen.
+    ignoring = [w.log_path.name for w in started if IGNORED_TOPIC in w.log()]
+    assert ignoring == [], f"a worker ignored a missing topic: {ignoring}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -6,13 +6,15 @@ import argparse
 import asyncio
 import gc
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import faust
 import uvloop
+from aiokafka.errors import KafkaError
 
-from enginewatch.core.kafka import bootstrap_servers, ensure_topic
+from enginewatch.core.kafka import ToolError, bootstrap_servers, describe, ensure_topic
 from enginewatch.core.settings import KafkaConfig
 
 # Topics whose keys and values are bytes, passed through untouched: the
@@ -45,20 +47,53 @@ def create_faust_app(kafka: KafkaConfig, role: str, **overrides: Any) -> faust.A
     return faust.App(f"{kafka.app_id}-{role}", **options)
 
 
-def ensure_topics(kafka: KafkaConfig, partitions: dict[str, int]) -> None:
-    """Create the worker's missing topics before it starts.
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """How a worker's topic is made when it is missing."""
 
-    A Faust worker does not notice a topic that appears after it subscribed,
-    so an archiver started before the agents, or agents started before the
-    first engine, would wait forever on a topic that exists by then.
+    partitions: int
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+# What Faust asks of a table's changelog topic: compacted, the latest value per key.
+COMPACTED: Mapping[str, str] = {"cleanup.policy": "compact"}
+
+
+def app_topics(app: faust.App) -> dict[str, TopicSpec]:
+    """Every topic the app reads: its agents' sources and its tables' changelogs."""
+    default = app.conf.topic_partitions
+    topics: dict[str, TopicSpec] = {}
+    for agent in app.agents.values():
+        channel = agent.channel
+        assert isinstance(channel, faust.TopicT), f"agent {agent.name} reads no topic"
+        for name in channel.topics:
+            topics[name] = TopicSpec(channel.partitions or default)
+    for table in app.tables.values():
+        changelog = table.changelog_topic
+        topics[changelog.get_topic_name()] = TopicSpec(changelog.partitions or default, COMPACTED)
+    return topics
+
+
+def ensure_topics(kafka: KafkaConfig, topics: Mapping[str, TopicSpec]) -> dict[str, int]:
+    """Create the worker's missing topics before it starts, and wait until each has
+    a leader for every partition; each topic's partition count.
+
+    A Faust worker ignores, for good, a topic whose metadata it does not see when
+    it subscribes (and then idles): so every topic it reads, the internal ones
+    included, must be there and usable first, whichever worker started first.
     """
     bootstrap = bootstrap_servers(kafka.broker)
 
-    async def create() -> None:
-        for topic, count in partitions.items():
-            await ensure_topic(bootstrap, topic, count)
+    async def create() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for name, spec in topics.items():
+            counts[name], _ = await ensure_topic(bootstrap, name, spec.partitions, spec.config)
+        return counts
 
-    asyncio.run(create())
+    try:
+        return asyncio.run(create())
+    except (KafkaError, OSError) as exc:
+        raise ToolError(describe(exc, bootstrap)) from None
 
 
 def accept_worker_options(parser: argparse.ArgumentParser) -> None:

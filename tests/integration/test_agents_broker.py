@@ -147,3 +147,24 @@ def test_recording_through_the_agents(
         assert letter["topic"] == names["notify"]
         if not keyed:
             assert sent[(letter["partition"], letter["offset"])] == original_value(letter)
+
+
+def test_a_keyed_input_with_another_partition_count_refuses_the_start(
+    workers: Callable[..., Worker], unique: Callable[[str], str]
+) -> None:
+    notify = unique("notify")
+    kafka.create_topic(notify, 3)
+    env = base_env(
+        unique("app"),
+        input_topic=notify,
+        archive_topic=unique("archive"),
+        dead_letter_topic=unique("dead"),
+        partitions="4",
+        input_keyed_by_engine="true",
+    )
+    worker = workers(["agents"], env, name="agents")
+    assert worker.wait(60) == 2
+    assert (
+        f"enginewatch agents: ENGINEWATCH_INPUT_KEYED_BY_ENGINE: the input topic {notify!r} "
+        "has 3 partition(s), ENGINEWATCH_PARTITIONS is 4; they must be equal"
+    ) in worker.log()
