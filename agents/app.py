@@ -13,11 +13,19 @@ costs a fixed amount per event and more again per `Topic.send`, far more than
 the stages themselves, so both agents take their events in batches and hand
 their messages straight to the producer, awaiting delivery once per batch
 (docs/benchmarks.md has the figures).
+
+Nothing is acknowledged before it is delivered: a batch's events are
+acknowledged (and so their offsets may be committed) only after the broker
+acknowledged every archive message and dead letter the batch gave, and the
+engines' new states (agents/state.py) are written to the table only after
+that too. A batch that fails stops the worker: restarted, it takes the batch
+again, and the states' applied positions make the repeat exact.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import faust
 
@@ -26,10 +34,12 @@ from agents.records import Input
 from agents.resolve.resolver import Resolver
 from agents.stages import StageOutput
 from enginewatch.core.deadletters import dead_letter
-from enginewatch.core.faust_private import each_made_current, take_event_batches
+from enginewatch.core.faust_private import acknowledge, make_current, take_unacked_batches
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
 from enginewatch.core.points import Origin
 from enginewatch.core.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 # Stable names: a table's name is part of its changelog topic, so renaming it loses state.
 CARRIED_TABLE = "carried-amounts"
@@ -44,45 +54,57 @@ BATCH_SECONDS = 0.05
 
 def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
     app = create_faust_app(settings.kafka, "agents", topic_partitions=settings.topics.partitions)
-    input_topic = app.topic(settings.topics.input_topic, **RAW_BYTES)
-    dead_letters = app.topic(settings.topics.dead_letter_topic, **RAW_BYTES)
+    topics = settings.topics
+    input_topic = app.topic(topics.input_topic, **RAW_BYTES)
     by_engine = app.topic(
-        f"{app.conf.id}-{BY_ENGINE_TOPIC}",
-        partitions=settings.topics.partitions,
-        internal=True,
-        **RAW_BYTES,
+        f"{app.conf.id}-{BY_ENGINE_TOPIC}", partitions=topics.partitions, internal=True, **RAW_BYTES
     )
-    carried = app.Table(CARRIED_TABLE, default=dict, partitions=settings.topics.partitions)
+    states = app.Table(CARRIED_TABLE, default=dict, partitions=topics.partitions)
 
     async def deliver(topic: str, output: StageOutput) -> None:
         """Hand a batch's dead letters and messages to the producer; return once the
-        broker has the messages. take_events acks the batch's events after this:
-        the one place where sending and acknowledging meet."""
-        for reject in output.rejects:
-            letter = dead_letter(reject.reason, reject.origin, reject.value, STAGE)
-            await dead_letters.send(value=letter)
-        sent = [await app.producer.send(topic, k, v, None, None, h) for k, v, h in output.messages]
-        # A failure raises here, and Faust logs the agent's crash and restarts it.
+        broker acknowledged every one of them."""
+        letters = [dead_letter(r.reason, r.origin, r.value, STAGE) for r in output.rejects]
+        send = app.producer.send
+        sent = [await send(topics.dead_letter_topic, None, v, None, None, None) for v in letters]
+        sent += [await send(topic, k, v, None, None, h) for k, v, h in output.messages]
         await asyncio.gather(*sent)
 
-    async def route_by_engine(stream: faust.StreamT[bytes]) -> None:
-        async for events in take_event_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
-            output = stages.route_by_engine([_input(event) for event in events])
-            await deliver(by_engine.get_topic_name(), output)
+    async def give_up(exc: Exception) -> None:
+        """A batch that failed is never acknowledged: the worker stops (exit 1), and
+        whoever reads the partitions next, this worker restarted or another, takes
+        the batch again from the last commit."""
+        logger.critical("a batch failed and none of it is acknowledged; stopping: %r", exc)
+        await app.crash(exc)
+
+    async def route(stream: faust.StreamT[bytes]) -> None:
+        async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
+            try:
+                output = stages.route_by_engine([_input(event) for event in events])
+                await deliver(by_engine.get_topic_name(), output)
+            except Exception as exc:
+                return await give_up(exc)
+            await acknowledge(stream, events)
 
     async def derive(stream: faust.StreamT[bytes]) -> None:
         model_for = resolver.model_for
-        async for events in take_event_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
-            # Taken lazily: each event is current while the stage writes its carried
-            # amounts, so the table's changelog gets them on the event's partition.
-            batch = (_input(event) for event in each_made_current(events))
-            output = stages.derive_archive(batch, model_for, carried)
-            await deliver(settings.topics.archive_topic, output)
+        async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
+            try:
+                output = stages.derive_archive([_input(e) for e in events], model_for, states)
+                await deliver(topics.archive_topic, output)
+                # Only now, with the points on the broker, are the new states kept:
+                # each goes to the changelog partition of a record of its engine.
+                for engine, (index, state) in output.states.items():
+                    make_current(events[index])
+                    states[engine] = state.to_table()
+            except Exception as exc:
+                return await give_up(exc)
+            await acknowledge(stream, events)
 
-    if settings.topics.input_keyed_by_engine:
+    if topics.input_keyed_by_engine:
         app.agent(input_topic, name="derive")(derive)
     else:
-        app.agent(input_topic, name="route-by-engine")(route_by_engine)
+        app.agent(input_topic, name="route-by-engine")(route)
         app.agent(by_engine, name="derive")(derive)
 
     async def keep_models_fresh() -> None:

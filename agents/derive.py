@@ -117,19 +117,19 @@ def _with_rate(
 ) -> tuple[dict[str, FieldValue], dict[str, float] | None]:
     """The count's fields, with a rate when delta_time allows one, and the new carry."""
     fields: dict[str, FieldValue] = {tap.field: amount}
-    before = carried.get(report.tap, 0.0)
+    before = carried.get(tap.key, 0.0)
     if not report.delta_time:  # missing or 0: no rate yet, carry the amount forward
         if amount == 0.0:
             return fields, None
         if not math.isfinite(before + amount):
             raise InvalidMessage(f"tap {report.tap!r} carried amount is not a finite number")
-        return fields, {**carried, report.tap: before + amount}
+        return fields, {**carried, tap.key: before + amount}
     assert tap.rate_field is not None
     rate = (amount + before) / report.delta_time
     if not math.isfinite(rate):
         raise InvalidMessage(f"tap {report.tap!r} rate is not a finite number")
     fields[tap.rate_field] = rate
-    if report.tap not in carried:
+    if tap.key not in carried:
         return fields, None
-    rest = {name: value for name, value in carried.items() if name != report.tap}
+    rest = {name: value for name, value in carried.items() if name != tap.key}
     return fields, rest

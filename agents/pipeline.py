@@ -14,8 +14,8 @@ import logging
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 
-from agents.derive import derive
-from agents.messages import InvalidMessage, parse
+from agents.derive import Carried, Derived, derive
+from agents.messages import InvalidMessage, Message, parse
 from enginewatch.core.points import Point
 
 log = logging.getLogger(__name__)
@@ -37,16 +37,36 @@ class Rejected:
 Outcome = Accepted | Rejected
 
 
-def handle(raw: bytes | None, model_of: Callable[[str], str], carry: CarryStore) -> Outcome:
-    """Parse, resolve and derive one message value."""
+def parse_input(raw: bytes | None) -> Message | Rejected:
+    """The valid message a value holds, or why it is invalid."""
     try:
-        message = parse(raw)
-        carried = carry.get(message.src) or {}
-        derived = derive(message, model_of(message.src), carried)
+        return parse(raw)
     except InvalidMessage as exc:
         return Rejected(str(exc))
     except Exception as exc:  # a bug must cost one dead letter, never the message
         return _unexpected(exc)
+
+
+def derive_input(
+    message: Message, model_of: Callable[[str], str], carried: Carried
+) -> Derived | Rejected:
+    """A valid message's points and new carried amounts, or why they overflow."""
+    try:
+        return derive(message, model_of(message.src), carried)
+    except InvalidMessage as exc:
+        return Rejected(str(exc))
+    except Exception as exc:  # a bug must cost one dead letter, never the message
+        return _unexpected(exc)
+
+
+def handle(raw: bytes | None, model_of: Callable[[str], str], carry: CarryStore) -> Outcome:
+    """Parse, resolve and derive one message value, keeping its carried amounts in `carry`."""
+    message = parse_input(raw)
+    if isinstance(message, Rejected):
+        return message
+    derived = derive_input(message, model_of, carry.get(message.src) or {})
+    if isinstance(derived, Rejected):
+        return derived
     if derived.carried is not None:
         carry[message.src] = derived.carried
     return Accepted(message.src, derived.points)
@@ -59,12 +79,8 @@ def engine_of(raw: bytes | None) -> str | Rejected:
     only valid messages take the extra hop. `parse` checks all a message
     holds, so this rejects exactly what `handle` rejects with nothing carried.
     """
-    try:
-        return parse(raw).src
-    except InvalidMessage as exc:
-        return Rejected(str(exc))
-    except Exception as exc:  # a bug must cost one dead letter, never the message
-        return _unexpected(exc)
+    message = parse_input(raw)
+    return message if isinstance(message, Rejected) else message.src
 
 
 def _unexpected(exc: Exception) -> Rejected:

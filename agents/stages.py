@@ -13,19 +13,22 @@ pay mostly per message:
 - derive_archive: the engine's points of the batch, in order (an ordinary
   archive message: its `origin` is the group's first input message).
 
-The carried amounts are any mutable mapping keyed by engine (the Faust table
-in production, a dict in tests); values are replaced, never mutated in place.
+Each engine's state (agents/state.py) comes from a mapping keyed by engine
+(the Faust table in production, a dict in tests), read only; the new states
+come back with the output, to be kept once it is delivered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from agents import by_engine
 from agents.grouping import EngineGroups
-from agents.pipeline import CarryStore, Rejected, engine_of, handle
+from agents.pipeline import Rejected, derive_input, engine_of, parse_input
 from agents.records import Input, Message, Reject
+from agents.state import EngineState
 from enginewatch.core.points import Origin, Point, encode_archive
 
 # A grouped message carries at most this many input messages and this much
@@ -65,20 +68,34 @@ def route_by_engine(batch: Iterable[Input]) -> StageOutput:
     return StageOutput(groups.messages(by_engine.encode), rejects)
 
 
+@dataclass(frozen=True, slots=True)
+class DeriveOutput(StageOutput):
+    """A derive batch's messages and rejects, and the engine states to keep once
+    the messages are on the broker: engine -> (index in the batch of a record of
+    that engine, its new state). The record tells the Faust wiring which
+    partition's changelog the state belongs to."""
+
+    states: dict[str, tuple[int, EngineState]]
+
+
 def derive_archive(
-    batch: Iterable[Input], model_for: Callable[[str], str], carried: CarryStore
-) -> StageOutput:
+    batch: Iterable[Input], model_for: Callable[[str], str], states: Mapping[str, Any]
+) -> DeriveOutput:
     """Each input message's points, in archive messages per engine, and the rejects.
 
     A record is a by-engine message (several input messages) or one input
-    message. A record whose framing cannot be decoded is rejected whole. The
-    records are taken from `batch` one at a time, each derived, its carried
-    amounts written, before the next is taken: the Faust wiring relies on it
-    to point each table write at its own record's partition.
+    message; one whose framing cannot be decoded is rejected whole. `states`
+    (the table, read only) holds each engine's state as `EngineState.to_table`
+    wrote it. An input the state says was applied already is skipped: its
+    points were delivered before a crash, a rebalance or a duplicate. The new
+    states are returned, not written: they may be kept only once the points
+    they stand for are delivered.
     """
     groups: EngineGroups[list[Point]] = EngineGroups(ARCHIVE_GROUP_INPUTS, GROUP_INPUT_BYTES)
     rejects: list[Reject] = []
-    for record in batch:
+    current: dict[str, EngineState] = {}
+    changed: dict[str, int] = {}
+    for index, record in enumerate(batch):
         try:
             inputs = by_engine.decode(record)
         except by_engine.ByEngineFormatError as exc:
@@ -87,12 +104,26 @@ def derive_archive(
             )
             continue
         for origin, value in inputs:
-            outcome = handle(value, model_for, carried)
-            if isinstance(outcome, Rejected):
-                rejects.append(Reject(origin, outcome.reason, value))
-            elif outcome.points:  # an empty gauge list yields no point, no message
-                groups.add(outcome.engine, origin, outcome.points, len(value or b""))
-    return StageOutput(groups.messages(archive_message), rejects)
+            message = parse_input(value)
+            if isinstance(message, Rejected):
+                rejects.append(Reject(origin, message.reason, value))
+                continue
+            engine = message.src
+            state = current.get(engine) or EngineState.from_table(states.get(engine))
+            if state.has_applied(origin):
+                continue
+            derived = derive_input(message, model_for, state.carried)
+            if isinstance(derived, Rejected):
+                rejects.append(Reject(origin, derived.reason, value))
+                continue
+            current[engine] = state.after(origin, derived.carried)
+            if derived.carried is not None or engine in changed:
+                # Kept with every input applied since: all their points go out with it.
+                changed[engine] = index
+            if derived.points:  # an empty gauge list yields no point, no message
+                groups.add(engine, origin, derived.points, len(value or b""))
+    kept = {engine: (index, current[engine]) for engine, index in changed.items()}
+    return DeriveOutput(groups.messages(archive_message), rejects, kept)
 
 
 def archive_message(engine: str, entries: list[tuple[Origin, list[Point]]]) -> Message:

@@ -20,12 +20,17 @@ class Kind(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Tap:
-    """What a tap name maps to: its measurement, extra tags and field names."""
+    """What a tap name maps to: its measurement, extra tags and field names.
+
+    `key` names the tap's series among an engine's taps: `manifold.007...` and
+    `manifold.7...` write one series, so they carry their amounts together.
+    """
 
     kind: Kind
     measurement: str
     tags: tuple[tuple[str, str], ...]
     field: str
+    key: str
     rate_field: str | None = None
 
 
@@ -36,8 +41,8 @@ _MANIFOLD = re.compile(
 _JET = re.compile(r"jet\.(\d+)\.(input|output)\.records\.count", re.ASCII)
 
 _SYSTEM = {
-    "sys.cpu.utilization": Tap(Kind.GAUGE, "system", (), "cpu_utilization"),
-    "sys.memory": Tap(Kind.GAUGE, "system", (), "memory"),
+    "sys.cpu.utilization": Tap(Kind.GAUGE, "system", (), "cpu_utilization", "sys.cpu.utilization"),
+    "sys.memory": Tap(Kind.GAUGE, "system", (), "memory", "sys.memory"),
 }
 
 
@@ -63,14 +68,16 @@ def classify(name: str) -> Tap:
     if match := _MANIFOLD.fullmatch(name):
         slot, what = match.groups()
         tags = _slot_tags(slot)
+        key = f"manifold.{_number_tag(slot)}.records.{what}"
         if what == "count":
-            return Tap(Kind.COUNT, "records", tags, "count", "rps")
+            return Tap(Kind.COUNT, "records", tags, "count", key, "rps")
         if what == "size":
-            return Tap(Kind.COUNT, "record_bytes", tags, "bytes", "bytes_per_second")
+            return Tap(Kind.COUNT, "record_bytes", tags, "bytes", key, "bytes_per_second")
         reason = what.rsplit(".", 1)[1]
-        return Tap(Kind.REJECTION, "rejections", (*tags, ("reason", reason)), "count")
+        return Tap(Kind.REJECTION, "rejections", (*tags, ("reason", reason)), "count", key)
     if match := _JET.fullmatch(name):
         jet, direction = match.groups()
         tags = (("jet", _number_tag(jet)), ("direction", direction))
-        return Tap(Kind.COUNT, "jet_records", tags, "count", "rps")
-    return Tap(Kind.GAUGE, "sensor", (("tap", name),), "value")
+        key = f"jet.{_number_tag(jet)}.{direction}.records.count"
+        return Tap(Kind.COUNT, "jet_records", tags, "count", key, "rps")
+    return Tap(Kind.GAUGE, "sensor", (("tap", name),), "value", name)

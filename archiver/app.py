@@ -11,8 +11,8 @@ and it is consumed again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Any
 
 import faust
 
@@ -20,9 +20,12 @@ from archiver.batch import Record, Reject
 from archiver.delivery import Delivery
 from archiver.sink import Sink
 from enginewatch.core.deadletters import dead_letter
+from enginewatch.core.faust_private import acknowledge, take_unacked_batches
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
 from enginewatch.core.points import Origin
 from enginewatch.core.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 AGENT = "archive"
 STAGE = "archiver"
@@ -48,15 +51,22 @@ def create_archiver_app(
         sent = await dead_letters.send(key=reject.key, value=message, force=True)
         await sent  # on the broker before the batch is acknowledged
 
-    # Any: Faust types noack_take as yielding values, but it yields the events.
-    async def deliver(stream: Any) -> None:
+    async def deliver(stream: faust.StreamT[bytes]) -> None:
         sink = sink_factory()
         delivery = Delivery(sink, send_dead_letter, settings.batch.points)
+        batches = take_unacked_batches(stream, BATCH_MESSAGES, settings.batch.seconds)
         try:
-            async for events in stream.noack_take(BATCH_MESSAGES, within=settings.batch.seconds):
-                await delivery.deliver([_record(event) for event in events])
-                for event in events:
-                    await stream.ack(event)
+            async for events in batches:
+                try:
+                    await delivery.deliver([_record(event) for event in events])
+                except Exception as exc:
+                    # Outages are waited out inside deliver; what escapes it is
+                    # unexpected. Restarting the agent would read on past the
+                    # unacknowledged batch and never commit again: stop instead,
+                    # and the batch is consumed again from the last commit.
+                    logger.critical("a batch failed and is not acknowledged; stopping: %r", exc)
+                    return await app.crash(exc)
+                await acknowledge(stream, events)
         finally:
             await sink.close()
 
@@ -64,6 +74,6 @@ def create_archiver_app(
     return app
 
 
-def _record(event: Any) -> Record:
+def _record(event: faust.EventT[bytes]) -> Record:
     message = event.message
     return Record(event.key, event.value, Origin(message.topic, message.partition, message.offset))

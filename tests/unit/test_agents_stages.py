@@ -3,10 +3,10 @@ the by-engine framing, and the two hops agreeing with each other."""
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -17,18 +17,19 @@ from hypothesis import strategies as st
 from agents import by_engine
 from agents.by_engine import ORIGIN_HEADER, ByEngineFormatError
 from agents.grouping import EngineGroups
-from agents.pipeline import CarryStore
 from agents.records import Input, Message, Reject
 from agents.resolve.resolver import UNKNOWN
 from agents.stages import (
     ARCHIVE_GROUP_INPUTS,
     BY_ENGINE_GROUP_INPUTS,
     GROUP_INPUT_BYTES,
+    DeriveOutput,
     StageOutput,
     derive_archive,
     route_by_engine,
 )
-from enginewatch.core.points import Origin, decode_archive
+from agents.state import EngineState
+from enginewatch.core.points import Origin, Point, decode_archive
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "agents"
 CASES = sorted(path.name for path in GOLDEN.iterdir() if path.is_dir())
@@ -179,48 +180,113 @@ def test_derive_keeps_only_the_failures_the_carried_amounts_cause() -> None:
     ]
 
 
-def test_derive_replaces_carried_values_never_mutates_them() -> None:
+def test_derive_reads_the_states_never_writes_them() -> None:
     tap = "manifold.0.records.count"
-    carried: CarryStore = {"e1": {tap: 4.0, "other": 1.0}}
-    seeded = carried["e1"]
-    written: list[tuple[dict[str, float], dict[str, float]]] = []
-
-    class Recording(dict[str, dict[str, float]]):
-        def __setitem__(self, key: str, value: dict[str, float]) -> None:
-            written.append((value, copy.deepcopy(value)))
-            super().__setitem__(key, value)
-
-    store = Recording(carried)
+    # The earlier table value shape: the carried amounts alone.
+    seeded = {tap: 4.0, "other": 1.0}
+    states = MappingProxyType({"e1": seeded})
     values = [
         _report("e1", 0, data=2, delta_time=0),
         _report("e1", 1, data=3, delta_time=0),
         _report("e1", 2, data=1, delta_time=2.0),
     ]
-    output = derive_archive(_inputs(values), _model, store)
+    output = derive_archive(_inputs(values), _model, states)
     assert seeded == {tap: 4.0, "other": 1.0}, "the seeded value is untouched"
-    assert all(value == snapshot for value, snapshot in written), "no value changed once written"
-    assert store == {"e1": {"other": 1.0}}
+    (index, state) = output.states["e1"]
+    assert index == 2
+    assert state == EngineState({"other": 1.0}, {"notify/0": 2})
     (point,) = decode_archive(output.messages[0][1])[2:]
     assert point.fields["rps"] == (4.0 + 2 + 3 + 1) / 2.0
 
 
-def test_derive_writes_each_records_carried_amounts_before_taking_the_next() -> None:
-    """The Faust wiring makes each event current as the stage takes it, so table
-    writes land on the event's changelog partition: the stage must not read ahead."""
-    log: list[str] = []
+def test_only_engines_whose_carried_amounts_changed_have_a_state_to_keep() -> None:
+    values = [_report("e1", 0, delta_time=0), _report("e2", 1), _report("e1", 2)]
+    output = derive_archive(_inputs(values), _model, {})
+    assert output.states == {"e1": (2, EngineState({}, {"notify/0": 2}))}
 
-    class Recording(dict[str, dict[str, float]]):
-        def __setitem__(self, key: str, value: dict[str, float]) -> None:
-            log.append(f"write {key}")
-            super().__setitem__(key, value)
 
-    def batch() -> Iterator[Input]:
-        for record in _inputs([_report(f"e{n}", n, delta_time=0) for n in range(3)]):
-            log.append(f"take {record.origin.offset}")
-            yield record
+# --- redelivery: exact, whatever was kept ------------------------------------------
 
-    derive_archive(batch(), _model, Recording())
-    assert log == ["take 0", "write e0", "take 1", "write e1", "take 2", "write e2"]
+
+def _kept(output: DeriveOutput) -> dict[str, Any]:
+    return {engine: state.to_table() for engine, (_, state) in output.states.items()}
+
+
+def _points(output: StageOutput) -> list[Point]:
+    return [p for _, value, _ in output.messages for p in decode_archive(value)]
+
+
+def test_an_input_applied_before_is_skipped_and_a_duplicate_within_a_batch_too() -> None:
+    values = [_report("e1", 0, data=5, delta_time=0), _report("e1", 1, data=1, delta_time=1.0)]
+    first = derive_archive(_inputs(values), _model, {})
+    again = derive_archive(_inputs(values), _model, _kept(first))
+    assert again.messages == []
+    assert again.states == {}
+    doubled = [*_inputs(values), *_inputs(values)]
+    assert _points(derive_archive(doubled, _model, {})) == _points(first)
+
+
+def test_a_batch_whose_states_were_not_kept_gives_the_same_points_again() -> None:
+    values = [_report("e1", 0, data=5, delta_time=0), _report("e1", 1, data=1, delta_time=1.0)]
+    first = derive_archive(_inputs(values), _model, {})
+    assert _points(derive_archive(_inputs(values), _model, {})) == _points(first)
+    assert _points(first)[1].fields["rps"] == 6.0
+
+
+def test_offsets_are_kept_per_input_partition() -> None:
+    early = Input(Origin("notify", 1, 3), None, _report("e1", 0, delta_time=0), {})
+    late = Input(Origin("notify", 0, 9), None, _report("e1", 1, delta_time=0), {})
+    kept = _kept(derive_archive([late], _model, {}))
+    output = derive_archive([early], _model, kept)
+    assert len(_points(output)) == 1, "offset 3 of partition 1 is not offset 9 of partition 0"
+    assert output.states["e1"][1].applied == {"notify/0": 9, "notify/1": 3}
+
+
+carrying_reports = st.lists(
+    st.tuples(st.sampled_from(["e1", "e2"]), st.integers(0, 3), st.sampled_from([0, 0.5, None])),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    reports=carrying_reports,
+    cuts=st.lists(st.integers(1, 30), max_size=4),
+    crash=st.data(),
+)
+def test_any_redelivery_gives_exactly_the_points_of_one_clean_run(
+    reports: list[tuple[str, int, float | None]], cuts: list[int], crash: st.DataObject
+) -> None:
+    """Batches run one after the other; after each, a crash may lose the states it
+    would keep, or the commit; the next batch starts at the last commit. Every
+    point given, in any run, is the point of the clean run for its input."""
+    values = [
+        _report(engine, second, data=data, **({} if dt is None else {"delta_time": dt}))
+        for second, (engine, data, dt) in enumerate(reports)
+    ]
+    inputs = _inputs(values)
+    clean = {p.time: p for p in _points(derive_archive(inputs, _model, {}))}
+    states: dict[str, Any] = {}
+    committed = 0
+    given_points: list[Point] = []
+    bounds = sorted({min(c, len(inputs)) for c in cuts} | {len(inputs)})
+    crashes_left = 3
+    while committed < len(inputs):
+        end = next(b for b in bounds if b > committed)
+        output = derive_archive(inputs[committed:end], _model, states)
+        given_points += _points(output)  # delivered before anything is kept
+        if crashes_left and crash.draw(st.booleans(), label="crash"):
+            crashes_left -= 1
+            # A crash after delivery: before the states were kept, or after.
+            if crash.draw(st.booleans(), label="states kept before the crash"):
+                states.update(_kept(output))
+            continue
+        states.update(_kept(output))
+        committed = end
+    assert {p.time for p in given_points} == set(clean)
+    for point in given_points:
+        assert point == clean[point.time], "a point given again with another value"
 
 
 def test_an_input_read_directly_is_derived_as_itself() -> None:
@@ -307,21 +373,19 @@ def _per_engine(output: StageOutput) -> dict[bytes, list[bytes]]:
     return dict(messages)
 
 
-def _through_both_hops(batch: list[Input]) -> tuple[StageOutput, CarryStore]:
+def _through_both_hops(batch: list[Input]) -> tuple[StageOutput, dict[str, Any]]:
     routed = route_by_engine(batch)
-    carried: CarryStore = {}
-    derived = derive_archive(_carriers(routed.messages), _model, carried)
+    derived = derive_archive(_carriers(routed.messages), _model, {})
     rejects = sorted([*routed.rejects, *derived.rejects], key=lambda r: r.origin.offset)
-    return StageOutput(derived.messages, rejects), carried
+    return StageOutput(derived.messages, rejects), _kept(derived)
 
 
 def _assert_round_trip(batch: list[Input]) -> None:
-    direct_carried: CarryStore = {}
-    direct = derive_archive(batch, _model, direct_carried)
-    hopped, hopped_carried = _through_both_hops(batch)
+    direct = derive_archive(batch, _model, {})
+    hopped, hopped_kept = _through_both_hops(batch)
     assert _per_engine(hopped) == _per_engine(direct)
     assert hopped.rejects == direct.rejects
-    assert hopped_carried == direct_carried
+    assert hopped_kept == _kept(direct)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -413,3 +477,13 @@ def test_the_hops_agree_on_generated_input(value: bytes | None) -> None:
 @given(values=st.lists(sensor_reports.map(_dumps), min_size=1, max_size=40))
 def test_route_then_derive_gives_what_derive_gives_generated(values: list[bytes]) -> None:
     _assert_round_trip(_inputs(values))
+
+
+def test_a_slot_written_with_leading_zeros_carries_with_its_series() -> None:
+    values = [
+        _report("e1", 0, tap="manifold.007.records.count", data=4, delta_time=0),
+        _report("e1", 1, tap="manifold.7.records.count", data=2, delta_time=2.0),
+    ]
+    points = _points(derive_archive(_inputs(values), _model, {}))
+    assert [p.tags["slot"] for p in points] == ["7", "7"]
+    assert points[1].fields["rps"] == 3.0

@@ -18,7 +18,7 @@ import faust
 import faust.streams
 from faust.types import Message
 
-from enginewatch.core.faust_private import each_made_current, make_current, take_event_batches
+from enginewatch.core.faust_private import acknowledge, make_current, take_unacked_batches
 from enginewatch.core.faustapp import RAW_BYTES
 
 PARTITIONS = 4
@@ -29,9 +29,10 @@ def test_the_current_event_is_a_context_variable() -> None:
     assert isinstance(faust.streams._current_event, contextvars.ContextVar)
 
 
-def test_take_events_is_on_the_stream_not_on_its_interface() -> None:
-    assert callable(getattr(faust.Stream, "take_events", None))
-    assert not hasattr(faust.StreamT, "take_events"), "StreamT declares it now: drop the cast"
+def test_noack_take_and_ack_are_on_the_stream_not_on_its_interface() -> None:
+    assert callable(getattr(faust.Stream, "noack_take", None))
+    assert callable(getattr(faust.Stream, "ack", None))
+    assert not hasattr(faust.StreamT, "noack_take"), "StreamT declares it now: drop the cast"
 
 
 def test_make_current_is_what_current_event_returns() -> None:
@@ -60,7 +61,7 @@ def _message(topic: str, partition: int, key: bytes) -> Message:
 
 
 def _write_per_event(made_current: bool) -> tuple[list[str], dict[Any, Any], list[tuple[Any, ...]]]:
-    """An agent taking batches with take_events writes one table key per event.
+    """An agent taking unacknowledged batches writes one table key per event.
 
     Returns what each write did, the table's contents and the messages handed
     to the producer: (whether to the table's changelog, partition, key).
@@ -78,14 +79,17 @@ def _write_per_event(made_current: bool) -> tuple[list[str], dict[Any, Any], lis
         outcomes: list[str] = []
 
         async def writer(stream: faust.StreamT[bytes]) -> None:
-            async for events in take_event_batches(stream, 10, 0.05):
-                for event in each_made_current(events) if made_current else events:
+            async for events in take_unacked_batches(stream, 10, 0.05):
+                for event in events:
+                    if made_current:
+                        make_current(event)
                     try:
                         table[event.key] = {"amount": 1.0}
                     except TypeError as exc:
                         outcomes.append(str(exc))
                     else:
                         outcomes.append("written")
+                await acknowledge(stream, events)
 
         agent = app.agent(app.topic("input", **RAW_BYTES), name="writer")(writer)
         async with agent.test_context() as tested:
@@ -106,15 +110,54 @@ def _write_per_event(made_current: bool) -> tuple[list[str], dict[Any, Any], lis
     return asyncio.run(run())
 
 
-def test_a_table_write_under_take_events_fails_without_a_current_event() -> None:
+def test_a_table_write_in_a_batch_fails_without_a_current_event() -> None:
     outcomes, contents, changelog = _write_per_event(made_current=False)
-    assert outcomes == [OUTSIDE, OUTSIDE], "take_events sets the current event now (#497)"
+    assert outcomes == [OUTSIDE, OUTSIDE], "batches set the current event now (#497)"
     assert contents == {}
     assert changelog == []
 
 
-def test_a_table_write_under_take_events_lands_on_its_events_partition_when_made_current() -> None:
+def test_a_table_write_in_a_batch_lands_on_its_events_partition_when_made_current() -> None:
     outcomes, contents, changelog = _write_per_event(made_current=True)
     assert outcomes == ["written", "written"]
     assert contents == {b"k1": {"amount": 1.0}, b"k2": {"amount": 1.0}}
     assert changelog == [(True, 3, b"k1"), (True, 1, b"k2")]
+
+
+def test_a_batch_is_acknowledged_only_when_told() -> None:
+    """noack_take leaves every event unacknowledged, even after the loop moves on
+    or raises; acknowledge() acknowledges them."""
+
+    async def run() -> list[tuple[bool, ...]]:
+        app = faust.App(
+            f"faust-private-{uuid.uuid4().hex}",
+            broker="kafka://127.0.0.1:1",
+            store="memory://",
+            web_enabled=False,
+            autodiscover=False,
+        )
+        seen: list[tuple[bool, ...]] = []
+        held: list[Any] = []
+
+        async def taker(stream: faust.StreamT[bytes]) -> None:
+            async for events in take_unacked_batches(stream, 2, 0.05):
+                held.extend(events)
+                if len(held) == 2:  # in one batch or two, none acknowledged so far
+                    seen.append(tuple(e.message.acked for e in held))
+                    await acknowledge(stream, held[:1])
+                    seen.append(tuple(e.message.acked for e in held))
+                    raise RuntimeError("the loop body failed")
+
+        agent = app.agent(app.topic("input", **RAW_BYTES), name="taker")(taker)
+        async with agent.test_context() as tested:
+            await tested.put(b"v", key=b"k1", partition=0, wait=False)
+            await tested.put(b"v", key=b"k2", partition=0, wait=False)
+            for _ in range(200):
+                if len(seen) >= 2:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+        seen.append(tuple(e.message.acked for e in held))
+        return seen
+
+    assert asyncio.run(run()) == [(False, False), (True, False), (True, False)]
