@@ -7,8 +7,9 @@
 - Connect: `GET {url}/api/1/service/connect/1/connect` lists the fleet (each
   instance with `id`, `name`, `api`, `health`); for each instance whose api is
   `engine`, `GET {url}/api/1/service/{name}/1/job/status` answers the engine's
-  job, whose `model.name` is its active model. The instance `id` is the UUID
-  engines put in `src`.
+  job, whose `model.name` is its active model. The UUID engines put in `src`
+  is the instance's `src` where the fleet entry has one (FastScore's tutorial
+  reads it so), else its `id` (Connect's API specification, `InstanceInfo`).
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def fetch_connect(
     for instance in fleet:
         if not isinstance(instance, dict) or instance.get("api") != "engine":
             continue
-        uuid, name = instance.get("id"), instance.get("name")
-        if not isinstance(uuid, str) or not isinstance(name, str):
+        uuid, name = _engine_uuid(instance), instance.get("name")
+        if uuid is None or not isinstance(name, str):
             continue
         try:
             job = _get_json(session, f"{base}/api/1/service/{name}/1/job/status", timeout)
@@ -93,6 +94,16 @@ def fetch_connect(
         if isinstance(model_name, str) and model_name:
             mapping[str(uuid)] = model_name
     return mapping
+
+
+def _engine_uuid(instance: dict[str, Any]) -> str | None:
+    """The UUID an engine sends as `src`: the fleet entry's `src`, as FastScore's
+    own tutorial reads it, else its `id`, as Connect's API specification names it."""
+    for field in ("src", "id"):
+        value = instance.get(field)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _get_json(session: requests.Session, url: str, timeout: float) -> Any:

@@ -30,6 +30,9 @@ class FleetState:
     failing_engines: set[str] = field(default_factory=set)  # their job status answers 503
     delay: float = 0.0
     requests: list[str] = field(default_factory=list)
+    # Which field of a fleet entry holds the engine's UUID: Connect's API
+    # specification says `id`; FastScore's tutorial reads `src`.
+    uuid_field: str = "id"
 
 
 _WORKFLOW = re.compile(r"/1/workflow/([^/]+)/status")
@@ -61,7 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
             fleet = [{"id": "c0", "name": "connect", "api": "connect", "health": "ok"}]
             fleet += [
                 {
-                    "id": uuid,
+                    "id": uuid if state.uuid_field == "id" else f"instance-{name}",
+                    state.uuid_field: uuid,
                     "name": name,
                     "api": "engine",
                     "health": "ok",

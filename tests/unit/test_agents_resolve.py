@@ -64,6 +64,15 @@ def test_precedence_map_file_then_composer_then_connect(tmp_path: Path) -> None:
     assert resolver.errors == {}
 
 
+@pytest.mark.parametrize("uuid_field", ["id", "src"])
+def test_connect_names_an_engine_by_its_fleet_entrys_src_else_its_id(uuid_field: str) -> None:
+    state = FleetState(engines={"engine-1": ("u1", "iris")}, uuid_field=uuid_field)
+    with fleet_server(state) as url:
+        resolver = resolver_from_config(ResolveConfig(connect_url=url))
+        resolver.refresh()
+    assert {uuid: e.model for uuid, e in resolver.entries.items()} == {"u1": "iris"}
+
+
 def test_a_failing_source_keeps_its_last_good_mapping_and_backs_off(tmp_path: Path) -> None:
     state = FleetState(engines={"engine-1": ("u1", "iris")})
     clock = Clock()
