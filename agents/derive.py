@@ -51,6 +51,9 @@ HEALTH_OK = {"ok": 1, "fail": 0}
 
 # Amounts carried forward per tap name, for one engine.
 Carried = Mapping[str, float]
+# An engine's state is one table value, one Kafka message in the changelog: an
+# engine with endless distinct count taps must not grow it past the broker's limit.
+MAX_CARRIED_TAPS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,11 @@ def _with_rate(
             return fields, None
         if not math.isfinite(before + amount):
             raise InvalidMessage(f"tap {report.tap!r} carried amount is not a finite number")
+        if tap.key not in carried and len(carried) >= MAX_CARRIED_TAPS:
+            raise InvalidMessage(
+                f"tap {report.tap!r} cannot be carried: its engine carries amounts "
+                f"for {MAX_CARRIED_TAPS} taps already"
+            )
         return fields, {**carried, tap.key: before + amount}
     assert tap.rate_field is not None
     rate = (amount + before) / report.delta_time

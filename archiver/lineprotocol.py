@@ -25,7 +25,7 @@ import math
 from collections.abc import Mapping
 from functools import lru_cache
 
-from enginewatch.core.points import FieldValue, Point
+from enginewatch.core.points import MAX_NAME_BYTES, FieldValue, Point
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -109,6 +109,7 @@ def _measurement(name: str) -> str:
     if name.startswith("#"):
         raise LineProtocolError(f"measurement {name!r} starts with '#', which marks a comment")
     _check_backslashes("measurement", name, _AMBIGUOUS_MEASUREMENT)
+    _check_length("measurement", name)
     return name.translate(_MEASUREMENT)
 
 
@@ -117,12 +118,14 @@ def _tag_key(key: str) -> str:
     if not key:
         raise LineProtocolError("a tag key is empty")
     _check_backslashes("tag key", key, _AMBIGUOUS_TAG)
+    _check_length("tag key", key)
     return key.translate(_KEY)
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def _tag_value(value: str) -> str:
     _check_backslashes("tag value", value, _AMBIGUOUS_TAG)
+    _check_length("tag value", value)
     return value.translate(_KEY)
 
 
@@ -131,7 +134,14 @@ def field_key(key: str) -> str:
     if not key:
         raise LineProtocolError("a field key is empty")
     _check_backslashes("field key", key, _AMBIGUOUS_FIELD_KEY)
+    _check_length("field key", key)
     return key.translate(_KEY)
+
+
+def _check_length(what: str, text: str) -> None:
+    # Bounds the caches above in bytes: each holds at most _CACHE_SIZE such names.
+    if len(text) > MAX_NAME_BYTES // 4 and len(text.encode()) > MAX_NAME_BYTES:
+        raise LineProtocolError(f"{what} {text[:40]!r}... is longer than {MAX_NAME_BYTES} bytes")
 
 
 def _check_backslashes(what: str, text: str, ambiguous: frozenset[str]) -> None:

@@ -26,9 +26,10 @@ import orjson
 from archiver.lineprotocol import INT64_MAX, INT64_MIN, field_key, field_value, series_key
 from enginewatch.core.points import ARCHIVE_VERSION, point_from_json
 
-# Series are few (engines x taps); past this many the cache starts over
-# rather than grow without bound.
+# Series are few (engines x taps); past this many, or this many bytes of
+# series keys, the cache starts over rather than grow without bound.
 CACHE_SIZE = 65536
+CACHE_BYTES = 32 * 1024 * 1024
 
 # What sends a message to the reference path, which then says what is wrong.
 # ValueError includes ArchiveFormatError and LineProtocolError.
@@ -41,6 +42,7 @@ class Transcoder:
     def __init__(self) -> None:
         # Measurement, tags and field keys -> the line's start and each field's "key=".
         self._known: dict[tuple[Any, ...], tuple[str, tuple[str, ...]]] = {}
+        self._known_bytes = 0  # about what the cached keys and lines take
 
     def lines(self, raw: bytes) -> list[str] | None:
         """The lines of every point of an archive message, in order; None if unusual."""
@@ -99,7 +101,11 @@ class Transcoder:
         # LineProtocolError, a ValueError, leaves anything unusual to the reference path.
         prefix = series_key(point.measurement, point.tags)
         names = tuple(f"{field_key(name)}=" for name in point.fields)
-        if len(self._known) >= CACHE_SIZE:
+        # The key holds the same names as the prefix and the field keys, once more.
+        size = 2 * (len(prefix) + sum(len(name) for name in names))
+        if len(self._known) >= CACHE_SIZE or self._known_bytes + size > CACHE_BYTES:
             self._known.clear()
+            self._known_bytes = 0
         self._known[key] = prefix, names
+        self._known_bytes += size
         return prefix, names

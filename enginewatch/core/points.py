@@ -49,6 +49,12 @@ class Point:
     time: int
 
 
+# The longest tag value (and name: measurement, tag or field key) enginewatch
+# writes, in UTF-8 bytes. Far above any engine id, tap or model name, far below
+# InfluxDB's 64 KiB series key; it bounds every cache keyed by series.
+MAX_NAME_BYTES = 256
+
+
 def tag_value_problem(value: str) -> str | None:
     """Why line protocol cannot carry `value` as a tag value, or None when it can.
 
@@ -59,6 +65,9 @@ def tag_value_problem(value: str) -> str | None:
         return "is empty"
     if value.endswith("\\"):
         return "ends with a backslash"
+    # A character is at most 4 bytes: only long text needs encoding to tell.
+    if len(value) > MAX_NAME_BYTES // 4 and (size := len(value.encode())) > MAX_NAME_BYTES:
+        return f"is longer than {MAX_NAME_BYTES} bytes ({size})"
     return None
 
 

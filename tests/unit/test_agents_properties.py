@@ -11,6 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from agents.derive import MAX_CARRIED_TAPS
 from agents.messages import InvalidMessage, parse_object
 from agents.pipeline import Accepted, CarryStore, Rejected, handle
 from agents.resolve.resolver import UNKNOWN
@@ -135,7 +136,8 @@ REASONS = [
         rf"field 'delta_time' must be a number, got {_TYPE}",
         r"field 'ref' must be a scalar, got (?:an array|an object)",
         # A tag value line protocol cannot carry.
-        rf"field {_TAG_FIELD} (?:is empty|ends with a backslash): it becomes an InfluxDB tag value",
+        rf"field {_TAG_FIELD} (?:is empty|ends with a backslash|is longer than 256 bytes \(\d+\)):"
+        " it becomes an InfluxDB tag value",
         # An unparseable timestamp, or one InfluxDB cannot store.
         r"field 'timestamp': (?:not an RFC 3339 timestamp|no such date|no such time"
         rf"|no such UTC offset|outside the years 1677 to 2262 that InfluxDB can store): {_STRING}",
@@ -147,6 +149,8 @@ REASONS = [
         rf"tap {_STRING} (?:amount|count) is negative: {_FLOAT}",
         # A rate or a carried amount that overflows.
         rf"tap {_STRING} (?:rate|carried amount) is not a finite number",
+        # An engine that would carry amounts for more taps than its state may hold.
+        rf"tap {_STRING} cannot be carried: its engine carries amounts for \d+ taps already",
     ]
 ]
 # What a caught exception looks like as a reason: the pipeline's catch-all
@@ -231,6 +235,9 @@ def test_every_reason_pattern_matches_what_the_agents_say() -> None:
     ]
     reasons += [_reason(_count_report(**changes)) for changes in broken]
     reasons.append(_reason(_count_report(data=1e308), {"engine-1": {COUNT_TAPS[0]: 1e308}}))
+    reasons.append(_reason(_count_report(src="e" * 300)))
+    full = {f"manifold.{n}.records.count": 1.0 for n in range(1, MAX_CARRIED_TAPS + 1)}
+    reasons.append(_reason(_count_report(delta_time=0), {"engine-1": full}))
     # JSON has no infinity: only an already decoded value can bring one.
     with pytest.raises(InvalidMessage) as not_finite:
         parse_object(_count_message(delta_time=math.inf))

@@ -88,6 +88,11 @@ def test_encodes(given_point: Point, line: str) -> None:
         (point(fields={"f": True}), "unsupported type bool"),
         (point(time=2**63), "int64 range"),
         (point(tags={"t": "ends with\\"}), "ends with a backslash"),
+        # Names over 256 bytes: the series caches stay bounded in bytes.
+        (point("m" * 257), "measurement 'mmmm"),
+        (point(tags={"k" * 257: "v"}), "is longer than 256 bytes"),
+        (point(tags={"t": "\u00e9" * 129}), "tag value"),
+        (point(fields={"f" * 257: 1.0}), "field key"),
         (point(tags={"t\\": "a"}), "ends with a backslash"),
         (point("m\\=x"), "backslash before '='"),
         (point("m\\ x"), "backslash before ' '"),

@@ -118,6 +118,16 @@ def test_the_caches_start_over_when_full(monkeypatch: pytest.MonkeyPatch) -> Non
     assert len(transcoder._known) <= 3
 
 
+def test_the_caches_start_over_past_their_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(archiver.transcode, "CACHE_BYTES", 1000)
+    transcoder = Transcoder()
+    for number in range(50):
+        raw = message(point(tags={"engine": f"e-{number}-" + "x" * 200}))
+        assert transcoder.lines(raw) == reference(raw)
+        assert transcoder._known_bytes <= 1000
+    assert 0 < len(transcoder._known) <= 2
+
+
 # Strings with every character line protocol and JSON treat specially.
 any_names = st.text(alphabet=st.sampled_from('ab ,="\\#\n\t\rüé模'), max_size=5)
 fine_names = st.text(alphabet=st.sampled_from('ab ,="\n\t\rüé模'), min_size=1, max_size=5)
