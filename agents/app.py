@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 import faust
 
@@ -33,6 +34,7 @@ from agents import stages
 from agents.records import Input
 from agents.resolve.resolver import Resolver
 from agents.stages import StageOutput
+from agents.state import Expiry
 from enginewatch.core.deadletters import dead_letter
 from enginewatch.core.faust_private import acknowledge, make_current, take_unacked_batches
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
@@ -50,6 +52,8 @@ STAGE = "agents"
 # full batch under load, a short wait when the stream is quiet.
 BATCH_EVENTS = 1000
 BATCH_SECONDS = 0.05
+# How often one table partition is swept for engines silent for the TTL.
+SWEEP_SECONDS = 60.0
 
 
 def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
@@ -96,10 +100,24 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
                 # each goes to the changelog partition of a record of its engine.
                 for engine, (index, state) in output.states.items():
                     make_current(events[index])
-                    states[engine] = state.to_table()
+                    states[engine] = state.to_table(events[index].message.partition)
+                expire_silent_engines(events, output.latest)
             except Exception as exc:
                 return await give_up(exc)
             await acknowledge(stream, events)
+
+    expiry = Expiry(settings.state.ttl, SWEEP_SECONDS)
+
+    def expire_silent_engines(
+        events: Sequence[faust.EventT[bytes]], latest: dict[int, int]
+    ) -> None:
+        """Delete the states of engines silent for the TTL: a tombstone each in the changelog."""
+        by_partition = {event.message.partition: event for event in events}
+        for partition, engines in expiry.sweep(by_partition, latest, states.items).items():
+            make_current(by_partition[partition])
+            for engine in engines:
+                del states[engine]
+            logger.info("dropped the state of %d engine(s) silent for the TTL", len(engines))
 
     if topics.input_keyed_by_engine:
         app.agent(input_topic, name="derive")(derive)

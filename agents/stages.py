@@ -28,7 +28,7 @@ from agents import by_engine
 from agents.grouping import EngineGroups
 from agents.pipeline import Rejected, derive_input, engine_of, parse_input
 from agents.records import Input, Message, Reject
-from agents.state import EngineState
+from agents.state import CarryState
 from enginewatch.core.points import Origin, Point, encode_archive
 
 # A grouped message carries at most this many input messages and this much
@@ -75,7 +75,10 @@ class DeriveOutput(StageOutput):
     that engine, its new state). The record tells the Faust wiring which
     partition's changelog the state belongs to."""
 
-    states: dict[str, tuple[int, EngineState]]
+    states: dict[str, tuple[int, CarryState]]
+    # The latest event time of the batch's valid inputs, per record partition:
+    # how far event time has come on each table partition.
+    latest: dict[int, int]
 
 
 def derive_archive(
@@ -85,7 +88,7 @@ def derive_archive(
 
     A record is a by-engine message (several input messages) or one input
     message; one whose framing cannot be decoded is rejected whole. `states`
-    (the table, read only) holds each engine's state as `EngineState.to_table`
+    (the table, read only) holds each engine's state as `CarryState.to_table`
     wrote it. An input the state says was applied already is skipped: its
     points were delivered before a crash, a rebalance or a duplicate. The new
     states are returned, not written: they may be kept only once the points
@@ -93,8 +96,9 @@ def derive_archive(
     """
     groups: EngineGroups[list[Point]] = EngineGroups(ARCHIVE_GROUP_INPUTS, GROUP_INPUT_BYTES)
     rejects: list[Reject] = []
-    current: dict[str, EngineState] = {}
+    current: dict[str, CarryState] = {}
     changed: dict[str, int] = {}
+    latest: dict[int, int] = {}
     for index, record in enumerate(batch):
         try:
             inputs = by_engine.decode(record)
@@ -109,21 +113,23 @@ def derive_archive(
                 rejects.append(Reject(origin, message.reason, value))
                 continue
             engine = message.src
-            state = current.get(engine) or EngineState.from_table(states.get(engine))
+            state = current.get(engine) or CarryState.from_table(states.get(engine))
             if state.has_applied(origin):
                 continue
             derived = derive_input(message, model_for, state.carried)
             if isinstance(derived, Rejected):
                 rejects.append(Reject(origin, derived.reason, value))
                 continue
-            current[engine] = state.after(origin, derived.carried)
+            current[engine] = state.after(origin, derived.carried, message.time)
+            partition = record.origin.partition
+            latest[partition] = max(latest.get(partition, message.time), message.time)
             if derived.carried is not None or engine in changed:
                 # Kept with every input applied since: all their points go out with it.
                 changed[engine] = index
             if derived.points:  # an empty gauge list yields no point, no message
                 groups.add(engine, origin, derived.points, len(value or b""))
     kept = {engine: (index, current[engine]) for engine, index in changed.items()}
-    return DeriveOutput(groups.messages(archive_message), rejects, kept)
+    return DeriveOutput(groups.messages(archive_message), rejects, kept, latest)
 
 
 def archive_message(engine: str, entries: list[tuple[Origin, list[Point]]]) -> Message:

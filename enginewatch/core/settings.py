@@ -84,6 +84,16 @@ class ResolveConfig(Section):
         return [name.strip() for name in self.composer_workflows.split(",") if name.strip()]
 
 
+class StateConfig(Section):
+    """How long the agents keep an engine's state (carried amounts, inputs applied)."""
+
+    env_prefix: ClassVar[str] = "STATE_"
+
+    # Seconds of event time without a report from the engine; a day outlasts
+    # any pause of a live engine, and redeployed engines come back under new ids.
+    ttl: float = Field(default=86400.0, gt=0)
+
+
 class InfluxConfig(Section):
     """The InfluxDB the archiver writes to and the dashboards read from."""
 
@@ -129,6 +139,7 @@ class Settings(BaseModel):
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
     resolve: ResolveConfig = Field(default_factory=ResolveConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
 
