@@ -50,6 +50,9 @@ class EngineGroups(Generic[T]):
         group.entries.append((origin, item))
         group.input_bytes += input_bytes
 
+    def groups(self) -> list[tuple[str, list[tuple[Origin, T]]]]:
+        """Each group's engine and entries, an engine's groups in order."""
+        return [(engine, group.entries) for engine, group in [*self._closed, *self._open.items()]]
+
     def messages(self, encode: Callable[[str, list[tuple[Origin, T]]], Message]) -> list[Message]:
-        groups = [*self._closed, *self._open.items()]
-        return [encode(engine, group.entries) for engine, group in groups]
+        return [encode(engine, entries) for engine, entries in self.groups()]

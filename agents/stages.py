@@ -40,6 +40,10 @@ from enginewatch.core.points import Origin, Point, encode_archive
 BY_ENGINE_GROUP_INPUTS = 50
 ARCHIVE_GROUP_INPUTS = 500
 GROUP_INPUT_BYTES = 128 * 1024
+# Every archive message stays below the producer's 1 000 000-byte limit.
+MAX_ARCHIVE_BYTES = 900_000
+LARGE_INPUT_BYTES = 64 * 1024
+MANY_POINTS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,9 @@ def derive_archive(
             if isinstance(derived, Rejected):
                 rejects.append(Reject(origin, derived.reason, value))
                 continue
+            if (too_large := _too_large(value, derived.points)) is not None:
+                rejects.append(Reject(origin, too_large, value))
+                continue
             current[engine] = state.after(origin, derived.carried, message.time)
             partition = record.origin.partition
             latest[partition] = max(latest.get(partition, message.time), message.time)
@@ -129,10 +136,39 @@ def derive_archive(
             if derived.points:  # an empty gauge list yields no point, no message
                 groups.add(engine, origin, derived.points, len(value or b""))
     kept = {engine: (index, current[engine]) for engine, index in changed.items()}
-    return DeriveOutput(groups.messages(archive_message), rejects, kept, latest)
+    messages = [m for engine, entries in groups.groups() for m in archive_messages(engine, entries)]
+    return DeriveOutput(messages, rejects, kept, latest)
 
 
 def archive_message(engine: str, entries: list[tuple[Origin, list[Point]]]) -> Message:
     """One engine's points of a batch, in order, as one archive message keyed by the engine."""
     points = [point for _, group in entries for point in group]
     return engine.encode(), encode_archive(points, entries[0][0]), None
+
+
+def archive_messages(engine: str, entries: list[tuple[Origin, list[Point]]]) -> list[Message]:
+    """`archive_message`, split in halves, in order, until each fits MAX_ARCHIVE_BYTES.
+
+    Groups close by input bytes, which bounds their points closely but not
+    exactly; the split makes the bound exact. One input's points always fit
+    (`_too_large` rejected them otherwise).
+    """
+    message = archive_message(engine, entries)
+    if len(message[1]) <= MAX_ARCHIVE_BYTES or len(entries) == 1:
+        return [message]
+    half = len(entries) // 2
+    return archive_messages(engine, entries[:half]) + archive_messages(engine, entries[half:])
+
+
+def _too_large(value: bytes | None, points: list[Point]) -> str | None:
+    """Why an input's points cannot travel in one archive message, if they cannot.
+
+    A point takes its input's text plus a few hundred bytes of names, so only a
+    large input, or one of many points, needs measuring.
+    """
+    if len(value or b"") < LARGE_INPUT_BYTES and len(points) < MANY_POINTS:
+        return None
+    size = len(encode_archive(points))
+    if size <= MAX_ARCHIVE_BYTES:
+        return None
+    return f"its points take {size} bytes, more than the {MAX_ARCHIVE_BYTES} of an archive message"

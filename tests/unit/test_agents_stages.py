@@ -23,6 +23,7 @@ from agents.stages import (
     ARCHIVE_GROUP_INPUTS,
     BY_ENGINE_GROUP_INPUTS,
     GROUP_INPUT_BYTES,
+    MAX_ARCHIVE_BYTES,
     DeriveOutput,
     StageOutput,
     derive_archive,
@@ -522,3 +523,30 @@ def test_each_partition_is_swept_at_most_every_so_often_in_wall_time() -> None:
     now[0] += 60
     assert expiry.sweep([1], {}, values.items) == {1: ["old"]}, "event time came far enough"
     assert expiry.sweep([2], {}, values.items) == {}, "no event time seen on partition 2"
+
+
+def _console(second: int, text: str) -> bytes:
+    return orjson.dumps(
+        {"type": "model-console", "src": "e1", "timestamp": f"2024-05-01T12:00:{second:02d}Z"}
+        | {"text": text}
+    )
+
+
+def test_an_input_whose_points_cannot_travel_in_one_message_is_rejected() -> None:
+    values = [_console(0, "x" * (MAX_ARCHIVE_BYTES + 1)), _console(1, "fine")]
+    output = derive_archive(_inputs(values), _model, {})
+    (reject,) = output.rejects
+    assert reject.origin.offset == 0
+    assert reject.reason.startswith("its points take ")
+    assert reject.reason.endswith(f"more than the {MAX_ARCHIVE_BYTES} of an archive message")
+    assert [p.fields["text"] for p in _points(output)] == ["fine"]
+
+
+def test_archive_messages_split_until_each_fits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("agents.stages.MAX_ARCHIVE_BYTES", 3000)
+    values = [_console(second, "y" * 500) for second in range(20)]
+    output = derive_archive(_inputs(values), _model, {})
+    assert output.rejects == []
+    assert len(output.messages) > 1
+    assert all(len(value) <= 3000 for _, value, _ in output.messages)
+    assert [p.time for p in _points(output)] == [T0 + n * SECOND for n in range(20)]
