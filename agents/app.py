@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 import faust
@@ -34,7 +35,7 @@ from agents import stages
 from agents.records import Input
 from agents.resolve.resolver import Resolver
 from agents.stages import StageOutput
-from agents.state import Expiry
+from agents.state import CARRIED_TABLE, Expiry
 from enginewatch.core.deadletters import dead_letter
 from enginewatch.core.faust_private import acknowledge, make_current, take_unacked_batches
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
@@ -43,8 +44,7 @@ from enginewatch.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# Stable names: a table's name is part of its changelog topic, so renaming it loses state.
-CARRIED_TABLE = "carried-amounts"
+# A stable name: the internal topic's name is part of the deployment.
 BY_ENGINE_TOPIC = "by-engine"
 STAGE = "agents"
 
@@ -64,6 +64,7 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
         f"{app.conf.id}-{BY_ENGINE_TOPIC}", partitions=topics.partitions, internal=True, **RAW_BYTES
     )
     states = app.Table(CARRIED_TABLE, default=dict, partitions=topics.partitions)
+    unknown = settings.agents.unknown_types
 
     async def deliver(topic: str, output: StageOutput) -> None:
         """Hand a batch's dead letters and messages to the producer; return once the
@@ -84,7 +85,7 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
     async def route(stream: faust.StreamT[bytes]) -> None:
         async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
             try:
-                output = stages.route_by_engine([_input(event) for event in events])
+                output = stages.route_by_engine([_input(e) for e in events], unknown)
                 await deliver(by_engine.get_topic_name(), output)
             except Exception as exc:
                 return await give_up(exc)
@@ -94,26 +95,26 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
         model_for = resolver.model_for
         async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
             try:
-                output = stages.derive_archive([_input(e) for e in events], model_for, states)
+                batch = [_input(event) for event in events]
+                output = stages.derive_archive(batch, model_for, states, unknown)
                 await deliver(topics.archive_topic, output)
                 # Only now, with the points on the broker, are the new states kept:
                 # each goes to the changelog partition of a record of its engine.
+                written = time.time()
                 for engine, (index, state) in output.states.items():
                     make_current(events[index])
-                    states[engine] = state.to_table(events[index].message.partition)
-                expire_silent_engines(events, output.latest)
+                    states[engine] = state.to_table(events[index].message.partition, written)
+                expire_silent_engines(events)
             except Exception as exc:
                 return await give_up(exc)
             await acknowledge(stream, events)
 
     expiry = Expiry(settings.state.ttl, SWEEP_SECONDS)
 
-    def expire_silent_engines(
-        events: Sequence[faust.EventT[bytes]], latest: dict[int, int]
-    ) -> None:
-        """Delete the states of engines silent for the TTL: a tombstone each in the changelog."""
+    def expire_silent_engines(events: Sequence[faust.EventT[bytes]]) -> None:
+        """Delete the states not written for the TTL: a tombstone each in the changelog."""
         by_partition = {event.message.partition: event for event in events}
-        for partition, engines in expiry.sweep(by_partition, latest, states.items).items():
+        for partition, engines in expiry.sweep(by_partition, states.items).items():
             make_current(by_partition[partition])
             for engine in engines:
                 del states[engine]

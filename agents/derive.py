@@ -20,9 +20,14 @@ from agents.messages import (
     EngineState,
     Health,
     InvalidMessage,
+    JetStatusReport,
     Log,
     Message,
     ModelConsole,
+    OtherMessage,
+    OutputEof,
+    OutputReport,
+    RejectedDataReport,
     SensorReport,
 )
 from agents.taps import Kind, Tap
@@ -54,6 +59,8 @@ Carried = Mapping[str, float]
 # An engine's state is one table value, one Kafka message in the changelog: an
 # engine with endless distinct count taps must not grow it past the broker's limit.
 MAX_CARRIED_TAPS = 1000
+# Carried jet totals are kept under this prefix, which no count tap's key has.
+JET_KEY = "jet-status/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,52 @@ def derive(message: Message, model: str, carried: Carried) -> Derived:
     tags = {"engine": message.src, "model": model}
     if isinstance(message, SensorReport):
         return _sensor_report(message, tags, carried)
+    if isinstance(message, JetStatusReport):
+        return _jet_status(message, tags, carried)
+    if isinstance(message, OtherMessage):
+        if not message.counted:
+            return Derived([])
+        type_tags = {**tags, "type": message.type}
+        return Derived([Point("engine_messages", type_tags, {"count": 1.0}, message.time)])
     return Derived([_event_point(message, tags)])
+
+
+def _jet_status(report: JetStatusReport, tags: dict[str, str], carried: Carried) -> Derived:
+    """A point per jet; the cumulative totals give consumed and produced rates.
+
+    A total is carried (with its time) from one report to the next: the rate is
+    its growth over the seconds between them. The first report of a jet, a
+    total that fell (the jet restarted) or no time passed gives no rate. Jets a
+    report no longer lists are forgotten, so restarts do not grow the state.
+    """
+    points: list[Point] = []
+    kept = {name: value for name, value in carried.items() if not name.startswith(JET_KEY)}
+    now = report.time / 1e9
+    for jet in report.jets:
+        fields: dict[str, FieldValue] = {
+            name: value
+            for name, value in (
+                ("memory", jet.memory),
+                ("total_consumed", jet.total_consumed),
+                ("total_produced", jet.total_produced),
+                ("run_time", jet.run_time),
+            )
+            if value is not None
+        }
+        if jet.busy is not None:
+            fields["busy"] = int(jet.busy)
+        for total, rate_field in (("consumed", "consumed_rps"), ("produced", "produced_rps")):
+            value = jet.total_consumed if total == "consumed" else jet.total_produced
+            if value is None:
+                continue
+            key = f"{JET_KEY}{jet.name}/{total}"
+            before, then = carried.get(key), carried.get(key + "@")
+            if before is not None and then is not None and value >= before and now > then:
+                fields[rate_field] = (value - before) / (now - then)
+            kept[key], kept[key + "@"] = value, now
+        if fields:
+            points.append(Point("jet_status", {**tags, "jet": jet.name}, fields, report.time))
+    return Derived(points, kept if kept != carried else None)
 
 
 def _event_point(message: Message, tags: dict[str, str]) -> Point:
@@ -90,6 +142,21 @@ def _event_point(message: Message, tags: dict[str, str]) -> Point:
         tags = {**tags, "level": LOG_LEVELS.get(message.level, str(message.level))}
     elif isinstance(message, ModelConsole):
         measurement, fields = "model_console", {"text": message.text}
+    elif isinstance(message, OutputReport):
+        measurement = "model_outputs"
+        fields = {"outputs": float(message.outputs), "skipped": message.skipped}
+    elif isinstance(message, RejectedDataReport):
+        measurement, fields = "rejections", {"count": message.count}
+        tags = {**tags, "reason": message.reason, "source": "report"}
+        if message.slot is not None:
+            tags["slot"] = message.slot
+        if message.direction is not None:
+            tags["direction"] = message.direction
+    elif isinstance(message, OutputEof):
+        measurement, fields = "engine_events", {"ref": ""}
+        tags = {**tags, "item": "stream", "op": "eof"}
+        if message.last is not None:
+            fields["last"] = int(message.last)
     else:  # pragma: no cover - the union is exhaustive
         raise TypeError(f"not a message: {message!r}")
     return Point(measurement, tags, fields, message.time)

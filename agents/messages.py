@@ -1,7 +1,10 @@
 """Engine notifications: bytes -> typed, validated messages, or a precise reason why not.
 
-The six message types and their fields are those of the metric contract
-(../shared/spec/metrics.md). Unknown extra fields are ignored.
+The six message types of the metric contract (../shared/spec/metrics.md) and
+four more an engine's bus carries (jet status, output reports, rejected-data
+reports, end of input: README.md, "Metric reference"). A well-formed message
+of any other type is an `OtherMessage`; ENGINEWATCH_UNKNOWN_TYPES says what
+becomes of it. Unknown extra fields are ignored.
 
 Every check that needs only the message itself is made here, a sensor
 report's data included (reduced to the one number its tap means): `derive` is
@@ -82,7 +85,75 @@ class ModelConsole:
     text: str
 
 
-Message = SensorReport | EngineState | EngineConfig | Health | Log | ModelConsole
+@dataclass(frozen=True, slots=True)
+class Jet:
+    """One model runner of a jet-status report; a field the report lacks is None."""
+
+    name: str  # the `jet` tag: its pid, else its index in the report
+    memory: float | None
+    total_consumed: float | None
+    total_produced: float | None
+    run_time: float | None
+    busy: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class JetStatusReport:
+    src: str
+    time: int
+    jets: tuple[Jet, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputReport:
+    src: str
+    time: int
+    model: str | None  # the model that produced them, as the engine names it
+    outputs: int
+    skipped: float
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedDataReport:
+    src: str
+    time: int
+    reason: str
+    slot: str | None
+    direction: str | None
+    count: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutputEof:
+    src: str
+    time: int
+    last: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class OtherMessage:
+    """A well-formed message (`type`, `src`, `timestamp`) of a type the contract does
+    not name; `counted` says whether ENGINEWATCH_UNKNOWN_TYPES counts it."""
+
+    src: str
+    time: int
+    type: str
+    counted: bool = True
+
+
+Message = (
+    SensorReport
+    | EngineState
+    | EngineConfig
+    | Health
+    | Log
+    | ModelConsole
+    | JetStatusReport
+    | OutputReport
+    | RejectedDataReport
+    | OutputEof
+    | OtherMessage
+)
 
 
 def parse(raw: bytes | None) -> Message:
@@ -105,11 +176,16 @@ def parse_object(obj: Any) -> Message:
     kind = obj.get("type")
     if kind is None:
         raise InvalidMessage("missing field 'type'")
-    builder = _BUILDERS.get(kind) if isinstance(kind, str) else None
-    if builder is None:
+    if not isinstance(kind, str):
         raise InvalidMessage(f"unknown message type {kind!r}")
+    builder = _BUILDERS.get(kind)
     src = _tag_string(obj, "src")
     time = _timestamp(obj)
+    if builder is None:
+        problem = tag_value_problem(kind)
+        if problem is not None:
+            raise InvalidMessage(f"unknown message type {kind!r} {problem}")
+        return OtherMessage(src, time, kind)
     return builder(obj, src, time)
 
 
@@ -224,6 +300,90 @@ def _model_console(obj: dict[str, Any], src: str, time: int) -> ModelConsole:
     return ModelConsole(src, time, _string(obj, "text"))
 
 
+def _jet_status_report(obj: dict[str, Any], src: str, time: int) -> JetStatusReport:
+    jets = _list(obj, "jets")
+    return JetStatusReport(src, time, tuple(_jet(item, index) for index, item in enumerate(jets)))
+
+
+def _jet(item: Any, index: int) -> Jet:
+    where = f"jets[{index}]"
+    if not isinstance(item, dict):
+        raise InvalidMessage(f"field {where!r} must be an object, got {json_type(item)}")
+    pid = item.get("pid")
+    if pid is not None and (not isinstance(pid, int) or isinstance(pid, bool) or pid < 0):
+        raise InvalidMessage(f"field '{where}.pid' must be a non-negative integer, got {pid!r}")
+    busy = item.get("busy")
+    if busy is not None and not isinstance(busy, bool):
+        raise InvalidMessage(f"field '{where}.busy' must be a boolean, got {json_type(busy)}")
+    memory, consumed, produced, run_time = (_amount_field(item, n, where) for n in JET_AMOUNTS)
+    name = str(index) if pid is None else str(pid)
+    return Jet(name, memory, consumed, produced, run_time, busy)
+
+
+# What a jet reports, in bytes, records, records and seconds (sources: the
+# engine API's job status, `jets[]`); `sandbox` names its container, ignored.
+JET_AMOUNTS = ("memory", "total_consumed", "total_produced", "run_time")
+
+
+def _output_report(obj: dict[str, Any], src: str, time: int) -> OutputReport:
+    model = obj.get("model")
+    if model is not None and not isinstance(model, str):
+        raise InvalidMessage(f"field 'model' must be a string, got {json_type(model)}")
+    outputs = _list(obj, "outputs") if "outputs" in obj else []
+    skipped = _amount_field(obj, "skipped", None)
+    return OutputReport(src, time, model or None, len(outputs), skipped or 0.0)
+
+
+def _rejected_data_report(obj: dict[str, Any], src: str, time: int) -> RejectedDataReport:
+    reason = _tag_string(obj, "reason") if obj.get("reason") is not None else "reported"
+    slot = obj.get("slot")
+    if slot is not None and (not isinstance(slot, int) or isinstance(slot, bool) or slot < 0):
+        raise InvalidMessage(f"field 'slot' must be a non-negative integer, got {slot!r}")
+    direction = obj.get("direction")
+    if direction is not None and direction not in ("input", "output"):
+        raise InvalidMessage(f"field 'direction' must be 'input' or 'output', got {direction!r}")
+    if direction is None and slot is not None:
+        direction = "input" if slot % 2 == 0 else "output"  # as the manifold's slots
+    count = _amount_field(obj, "count", None)
+    if count is None:
+        records = next((obj[name] for name in ("records", "data") if name in obj), None)
+        count = float(len(records)) if isinstance(records, list) else 1.0
+    slot_tag = None if slot is None else str(slot)
+    return RejectedDataReport(src, time, reason, slot_tag, direction, count)
+
+
+def _output_eof(obj: dict[str, Any], src: str, time: int) -> OutputEof:
+    last = obj.get("last")
+    if last is not None and not isinstance(last, bool):
+        raise InvalidMessage(f"field 'last' must be a boolean, got {json_type(last)}")
+    return OutputEof(src, time, last)
+
+
+def _list(obj: dict[str, Any], name: str) -> list[Any]:
+    if name not in obj:
+        raise InvalidMessage(f"missing field {name!r}")
+    value = obj[name]
+    if not isinstance(value, list):
+        raise InvalidMessage(f"field {name!r} must be an array, got {json_type(value)}")
+    return value
+
+
+def _amount_field(obj: dict[str, Any], name: str, within: str | None) -> float | None:
+    """An optional non-negative, finite number (None when absent or null)."""
+    where = name if within is None else f"{within}.{name}"
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidMessage(f"field {where!r} must be a number, got {json_type(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidMessage(f"field {where!r} is not a finite number")
+    if number < 0:
+        raise InvalidMessage(f"field {where!r} must be >= 0, got {number!r}")
+    return number
+
+
 _BUILDERS: dict[str, Callable[[dict[str, Any], str, int], Message]] = {
     "sensor-report": _sensor_report,
     "engine-state": _engine_state,
@@ -231,6 +391,10 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], str, int], Message]] = {
     "health": _health,
     "log": _log,
     "model-console": _model_console,
+    "jet-status-report": _jet_status_report,
+    "output-report": _output_report,
+    "rejected-data-report": _rejected_data_report,
+    "output-eof": _output_eof,
 }
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agents.derive import Carried, Derived, derive
-from agents.messages import InvalidMessage, Message, parse
+from agents.messages import InvalidMessage, Message, OtherMessage, parse
 from enginewatch.core.points import Point
+from enginewatch.core.settings import UnknownTypes
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +38,23 @@ class Rejected:
 Outcome = Accepted | Rejected
 
 
-def parse_input(raw: bytes | None) -> Message | Rejected:
-    """The valid message a value holds, or why it is invalid."""
+def parse_input(raw: bytes | None, unknown: UnknownTypes = "count") -> Message | Rejected:
+    """The valid message a value holds, or why it is invalid.
+
+    A well-formed message of a type the contract does not name is counted, a
+    dead letter or ignored, as `unknown` (ENGINEWATCH_UNKNOWN_TYPES) says.
+    """
     try:
-        return parse(raw)
+        message = parse(raw)
     except InvalidMessage as exc:
         return Rejected(str(exc))
     except Exception as exc:  # a bug must cost one dead letter, never the message
         return _unexpected(exc)
+    if isinstance(message, OtherMessage) and unknown != "count":
+        if unknown == "dead-letter":
+            return Rejected(f"unknown message type {message.type!r}")
+        return replace(message, counted=False)
+    return message
 
 
 def derive_input(
@@ -59,9 +69,14 @@ def derive_input(
         return _unexpected(exc)
 
 
-def handle(raw: bytes | None, model_of: Callable[[str], str], carry: CarryStore) -> Outcome:
+def handle(
+    raw: bytes | None,
+    model_of: Callable[[str], str],
+    carry: CarryStore,
+    unknown: UnknownTypes = "count",
+) -> Outcome:
     """Parse, resolve and derive one message value, keeping its carried amounts in `carry`."""
-    message = parse_input(raw)
+    message = parse_input(raw, unknown)
     if isinstance(message, Rejected):
         return message
     derived = derive_input(message, model_of, carry.get(message.src) or {})
@@ -72,14 +87,14 @@ def handle(raw: bytes | None, model_of: Callable[[str], str], carry: CarryStore)
     return Accepted(message.src, derived.points)
 
 
-def engine_of(raw: bytes | None) -> str | Rejected:
+def engine_of(raw: bytes | None, unknown: UnknownTypes = "count") -> str | Rejected:
     """The engine a valid message comes from, or why the message is invalid.
 
     Used before repartitioning, so bad input is dead-lettered at the edge and
     only valid messages take the extra hop. `parse` checks all a message
     holds, so this rejects exactly what `handle` rejects with nothing carried.
     """
-    message = parse_input(raw)
+    message = parse_input(raw, unknown)
     return message if isinstance(message, Rejected) else message.src
 
 

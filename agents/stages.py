@@ -26,10 +26,14 @@ from typing import Any
 
 from agents import by_engine
 from agents.grouping import EngineGroups
+from agents.messages import Message as ParsedMessage
+from agents.messages import OutputReport
 from agents.pipeline import Rejected, derive_input, engine_of, parse_input
 from agents.records import Input, Message, Reject
+from agents.resolve.resolver import UNKNOWN
 from agents.state import CarryState
-from enginewatch.core.points import Origin, Point, encode_archive
+from enginewatch.core.points import Origin, Point, encode_archive, tag_value_problem
+from enginewatch.core.settings import UnknownTypes
 
 # A grouped message carries at most this many input messages and this much
 # input, far below Kafka's default 1 MiB message size limit. By-engine groups
@@ -54,7 +58,7 @@ class StageOutput:
     rejects: list[Reject]
 
 
-def route_by_engine(batch: Iterable[Input]) -> StageOutput:
+def route_by_engine(batch: Iterable[Input], unknown: UnknownTypes = "count") -> StageOutput:
     """Check each input message and group the valid ones by their engine (`src`).
 
     Invalid input is rejected here, at the edge, with the reason `derive_archive`
@@ -63,7 +67,7 @@ def route_by_engine(batch: Iterable[Input]) -> StageOutput:
     groups: EngineGroups[bytes] = EngineGroups(BY_ENGINE_GROUP_INPUTS, GROUP_INPUT_BYTES)
     rejects: list[Reject] = []
     for origin, _, value, _ in batch:
-        engine = engine_of(value)
+        engine = engine_of(value, unknown)
         if isinstance(engine, Rejected):
             rejects.append(Reject(origin, engine.reason, value))
         else:
@@ -80,13 +84,13 @@ class DeriveOutput(StageOutput):
     partition's changelog the state belongs to."""
 
     states: dict[str, tuple[int, CarryState]]
-    # The latest event time of the batch's valid inputs, per record partition:
-    # how far event time has come on each table partition.
-    latest: dict[int, int]
 
 
 def derive_archive(
-    batch: Iterable[Input], model_for: Callable[[str], str], states: Mapping[str, Any]
+    batch: Iterable[Input],
+    model_for: Callable[[str], str],
+    states: Mapping[str, Any],
+    unknown: UnknownTypes = "count",
 ) -> DeriveOutput:
     """Each input message's points, in archive messages per engine, and the rejects.
 
@@ -102,7 +106,6 @@ def derive_archive(
     rejects: list[Reject] = []
     current: dict[str, CarryState] = {}
     changed: dict[str, int] = {}
-    latest: dict[int, int] = {}
     for index, record in enumerate(batch):
         try:
             inputs = by_engine.decode(record)
@@ -112,7 +115,7 @@ def derive_archive(
             )
             continue
         for origin, value in inputs:
-            message = parse_input(value)
+            message = parse_input(value, unknown)
             if isinstance(message, Rejected):
                 rejects.append(Reject(origin, message.reason, value))
                 continue
@@ -120,24 +123,47 @@ def derive_archive(
             state = current.get(engine) or CarryState.from_table(states.get(engine))
             if state.has_applied(origin):
                 continue
-            derived = derive_input(message, model_for, state.carried)
+            reported = _reported_model(message)
+            derived = derive_input(
+                message,
+                _falling_back_to(model_for, reported or state.reported_model),
+                state.carried,
+            )
             if isinstance(derived, Rejected):
                 rejects.append(Reject(origin, derived.reason, value))
                 continue
             if (too_large := _too_large(value, derived.points)) is not None:
                 rejects.append(Reject(origin, too_large, value))
                 continue
-            current[engine] = state.after(origin, derived.carried, message.time)
-            partition = record.origin.partition
-            latest[partition] = max(latest.get(partition, message.time), message.time)
-            if derived.carried is not None or engine in changed:
+            current[engine] = state.after(origin, derived.carried, reported)
+            renamed = reported is not None and reported != state.reported_model
+            if derived.carried is not None or renamed or engine in changed:
                 # Kept with every input applied since: all their points go out with it.
                 changed[engine] = index
             if derived.points:  # an empty gauge list yields no point, no message
                 groups.add(engine, origin, derived.points, len(value or b""))
     kept = {engine: (index, current[engine]) for engine, index in changed.items()}
     messages = [m for engine, entries in groups.groups() for m in archive_messages(engine, entries)]
-    return DeriveOutput(messages, rejects, kept, latest)
+    return DeriveOutput(messages, rejects, kept)
+
+
+def _reported_model(message: ParsedMessage) -> str | None:
+    """The model an output report names, if it is one line protocol can carry."""
+    if not isinstance(message, OutputReport) or message.model is None:
+        return None
+    return message.model if tag_value_problem(message.model) is None else None
+
+
+def _falling_back_to(model_for: Callable[[str], str], reported: str | None) -> Callable[[str], str]:
+    """Model names from the configured sources, else the one the engine reported."""
+    if reported is None:
+        return model_for
+
+    def model_of(engine: str) -> str:
+        name = model_for(engine)
+        return reported if name == UNKNOWN else name
+
+    return model_of
 
 
 def archive_message(engine: str, entries: list[tuple[Origin, list[Point]]]) -> Message:

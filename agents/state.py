@@ -11,15 +11,18 @@ recorded (skipped: its points are out) or not (derived again from the same
 state: the same points).
 
 Kept in the Faust table `carried-amounts` as JSON:
-`{"carried": {tap: amount}, "applied": {"topic/partition": offset}, "seen":
-event time of the latest input (ns), "partition": the table partition}`. A
+`{"carried": {tap: amount}, "applied": {"topic/partition": offset},
+"model": the model its output reports name, or null, "partition": the table
+partition, "written": when it was written (Unix time, s)}`. A
 value of the earlier shape, the carried amounts alone, reads as carried
 amounts with nothing applied.
 
-An engine silent for ENGINEWATCH_STATE_TTL of event time (engines get new
-UUIDs when redeployed, so old ones fall silent for good) loses its state:
-`expired` names those of a partition, and the agents delete them, which
-writes a tombstone to the changelog.
+A state not written for ENGINEWATCH_STATE_TTL (engines get new UUIDs when
+redeployed, so old ones fall silent for good) is dropped: `expired` names
+those of a partition, and the agents delete them, which writes a tombstone to
+the changelog. The wall clock decides, not the messages' times: a state is
+about the agents' work, not a metric, and one engine's clock far ahead must
+not expire every other engine's state.
 """
 
 from __future__ import annotations
@@ -36,34 +39,46 @@ def _partition(origin: Origin) -> str:
     return f"{origin.topic}/{origin.partition}"
 
 
+# Stable: the table's name is part of its changelog topic, so renaming it loses state.
+CARRIED_TABLE = "carried-amounts"
+
+
 @dataclass(frozen=True, slots=True)
 class CarryState:
     carried: Mapping[str, float] = field(default_factory=dict)
     applied: Mapping[str, int] = field(default_factory=dict)
-    seen: int = 0  # the event time (ns) of the latest input applied
+    # The model the engine's own output reports name: the name of last resort.
+    reported_model: str | None = None
 
     def has_applied(self, origin: Origin) -> bool:
         """Whether the input at `origin` (or a later one of its partition) was applied."""
         last = self.applied.get(_partition(origin))
         return last is not None and origin.offset <= last
 
-    def after(self, origin: Origin, carried: Mapping[str, float] | None, time: int) -> CarryState:
-        """The state once the input at `origin`, of event time `time`, is applied
-        (`carried`: None if the carried amounts did not change)."""
+    def after(
+        self,
+        origin: Origin,
+        carried: Mapping[str, float] | None,
+        reported_model: str | None = None,
+    ) -> CarryState:
+        """The state once the input at `origin` is applied (`carried`,
+        `reported_model`: None if unchanged)."""
         return CarryState(
             self.carried if carried is None else carried,
             {**self.applied, _partition(origin): origin.offset},
-            max(self.seen, time),
+            reported_model or self.reported_model,
         )
 
-    def to_table(self, partition: int) -> dict[str, Any]:
-        """The table value; `partition` is the table partition it is written to, which
-        the expiry needs (a key's partition is wherever its engine's records arrive)."""
+    def to_table(self, partition: int, written: float) -> dict[str, Any]:
+        """The table value, written to table partition `partition` at Unix time
+        `written`: the expiry needs both (a key's partition is wherever its
+        engine's records arrive)."""
         return {
             "carried": dict(self.carried),
             "applied": dict(self.applied),
-            "seen": self.seen,
+            "model": self.reported_model,
             "partition": partition,
+            "written": written,
         }
 
     @classmethod
@@ -72,59 +87,53 @@ class CarryState:
         if not value:
             return cls()
         if isinstance(value.get("carried"), dict) and isinstance(value.get("applied"), dict):
-            return cls(value["carried"], value["applied"], int(value.get("seen", 0)))
+            model = value.get("model")
+            return cls(
+                value["carried"], value["applied"], model if isinstance(model, str) else None
+            )
         return cls(value)  # the carried amounts alone, as earlier releases kept them
 
 
-def expired(values: Iterable[tuple[str, Any]], partition: int, before: int) -> list[str]:
-    """The engines of a table partition whose latest input is older than `before`
-    (event time, ns). A value of the earlier shape says neither partition nor
-    time: it stays until its engine's state is written again."""
+def expired(values: Iterable[tuple[str, Any]], partition: int, before: float) -> list[str]:
+    """The engines of a table partition whose state was written before `before`
+    (Unix time). A value of the earlier shape says neither partition nor time:
+    it stays until its engine's state is written again."""
     return [
         engine
         for engine, value in values
         if isinstance(value, dict)
         and value.get("partition") == partition
-        and isinstance(value.get("seen"), int)
-        and value["seen"] < before
+        and isinstance(value.get("written"), int | float)
+        and value["written"] < before
     ]
 
 
 class Expiry:
-    """Which table partitions to sweep for engines silent for the TTL, and whom to drop.
-
-    Event time decides who is silent: each partition's clock is the latest event
-    time seen on it. The wall clock only spaces the sweeps (`every` seconds per
-    partition), as a sweep reads all of a partition's keys.
-    """
+    """Which table partitions to sweep for states not written for the TTL, and
+    whose to drop. A sweep reads all of a partition's keys, so each partition
+    is swept at most every `every` seconds (and only when a batch reads it)."""
 
     def __init__(
-        self, ttl_seconds: float, every: float, clock: Callable[[], float] = time.monotonic
+        self, ttl_seconds: float, every: float, clock: Callable[[], float] = time.time
     ) -> None:
-        self.ttl_ns = int(ttl_seconds * 1e9)
+        self.ttl = ttl_seconds
         self.every = every
         self.clock = clock
-        self.latest: dict[int, int] = {}
         self.swept: dict[int, float] = {}
 
     def sweep(
-        self,
-        partitions: Iterable[int],
-        latest: Mapping[int, int],
-        values: Callable[[], Iterable[tuple[str, Any]]],
+        self, partitions: Iterable[int], values: Callable[[], Iterable[tuple[str, Any]]]
     ) -> dict[int, list[str]]:
         """The engines to drop, per partition of `partitions` due for a sweep;
-        `latest` is a batch's latest event time per partition, `values` the table's items."""
-        for partition, when in latest.items():
-            self.latest[partition] = max(self.latest.get(partition, when), when)
+        `values` gives the table's items."""
         now = self.clock()
         doomed: dict[int, list[str]] = {}
         for partition in partitions:
             last = self.swept.get(partition)
-            if partition not in self.latest or (last is not None and now - last < self.every):
+            if last is not None and now - last < self.every:
                 continue
             self.swept[partition] = now
-            engines = expired(values(), partition, self.latest[partition] - self.ttl_ns)
+            engines = expired(values(), partition, now - self.ttl)
             if engines:
                 doomed[partition] = engines
         return doomed

@@ -212,6 +212,34 @@ async def topic_size(bootstrap: str, topic: str) -> int:
     return sum(last[tp] - first[tp] for tp in assigned)
 
 
+async def read_topic(
+    bootstrap: str, topic: str, within: float
+) -> list[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) the topic holds now, partition by partition, in order;
+    nothing when it does not exist. Without a consumer group: nothing is committed.
+    A ToolError when it cannot be read to its end within `within` seconds."""
+    partitions = await topic_partitions(bootstrap, topic)
+    if not partitions:
+        return []
+    assigned = [TopicPartition(topic, p) for p in partitions]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    records: list[tuple[bytes | None, bytes | None]] = []
+    try:
+        consumer.assign(assigned)
+        ends = await consumer.end_offsets(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        deadline = time.monotonic() + within
+        while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
+            if time.monotonic() > deadline:
+                raise ToolError(f"topic {topic!r} could not be read to its end in {within:.0f}s")
+            batch = await consumer.getmany(timeout_ms=500)
+            records += [(m.key, m.value) for messages in batch.values() for m in messages]
+    finally:
+        await consumer.stop()
+    return records
+
+
 async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
     """Delete every topic whose name starts with `prefix`; their names."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

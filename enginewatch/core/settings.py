@@ -84,13 +84,25 @@ class ResolveConfig(Section):
         return [name.strip() for name in self.composer_workflows.split(",") if name.strip()]
 
 
+# What the agents make of a well-formed message of a type they do not know.
+UnknownTypes = Literal["count", "dead-letter", "ignore"]
+
+
+class AgentsConfig(Section):
+    """How the agents treat what the contract does not name."""
+
+    # Counted (an `engine_messages` point per type): a new engine release's
+    # messages show up on the dashboards instead of flooding the dead letters.
+    unknown_types: UnknownTypes = "count"
+
+
 class StateConfig(Section):
     """How long the agents keep an engine's state (carried amounts, inputs applied)."""
 
     env_prefix: ClassVar[str] = "STATE_"
 
-    # Seconds of event time without a report from the engine; a day outlasts
-    # any pause of a live engine, and redeployed engines come back under new ids.
+    # Seconds since an engine's state was last written (wall clock); a day
+    # outlasts any pause of a live engine, and redeployed engines get new ids.
     ttl: float = Field(default=86400.0, gt=0)
 
 
@@ -139,6 +151,7 @@ class Settings(BaseModel):
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
     resolve: ResolveConfig = Field(default_factory=ResolveConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
     state: StateConfig = Field(default_factory=StateConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)

@@ -7,6 +7,8 @@ already keyed by engine."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +21,9 @@ from enginewatch.core.deadletters import original_value
 from enginewatch.core.points import decode_archive
 from enginewatch.harness import kafka
 from enginewatch.harness.processes import Process as Worker
+from enginewatch.harness.processes import enginewatch_command
 from tests.support.services import base_env
+from tests.support.waiting import wait_until
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "agents"
 PARTITIONS = 4
@@ -147,6 +151,30 @@ def test_recording_through_the_agents(
         assert letter["topic"] == names["notify"]
         if not keyed:
             assert sent[(letter["partition"], letter["offset"])] == original_value(letter)
+
+    # The model an engine's output report named, kept in the agents' table, as
+    # `enginewatch resolve --reported` reads it back from the changelog.
+    expected_reported = {"reporter": {"model": "churn v3", "source": "output-report"}}
+    assert wait_until(lambda: _reported(env) == expected_reported, timeout=30), _reported(env)
+
+
+def _reported(env: dict[str, str]) -> dict[str, Any]:
+    """What `enginewatch resolve --reported` lists as reported by the engines (the
+    engines a configured source names are not among them)."""
+    return {k: v for k, v in _resolved(env).items() if v["source"] == "output-report"}
+
+
+def _resolved(env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [*enginewatch_command("resolve", "--reported", "--json")],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    resolved: dict[str, Any] = json.loads(done.stdout)
+    return resolved
 
 
 def test_a_keyed_input_with_another_partition_count_refuses_the_start(

@@ -14,27 +14,31 @@ from typing import Any
 
 import pytest
 
-from agents.pipeline import Accepted, CarryStore, handle
+from agents.records import Input
 from agents.resolve.resolver import UNKNOWN
+from agents.stages import DeriveOutput, derive_archive
+from enginewatch.core.points import Origin, decode_archive
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "agents"
 CASES = sorted(path.name for path in GOLDEN.iterdir() if path.is_dir())
 
 
-def _as_dicts(outcome: Any) -> dict[str, Any]:
-    if isinstance(outcome, Accepted):
-        return {
-            "points": [
-                {
-                    "measurement": p.measurement,
-                    "tags": dict(p.tags),
-                    "fields": dict(p.fields),
-                    "time": p.time,
-                }
-                for p in outcome.points
-            ]
-        }
-    return {"rejected": outcome.reason}
+def _as_dicts(output: DeriveOutput) -> dict[str, Any]:
+    if output.rejects:
+        (reject,) = output.rejects
+        return {"rejected": reject.reason}
+    return {
+        "points": [
+            {
+                "measurement": p.measurement,
+                "tags": dict(p.tags),
+                "fields": dict(p.fields),
+                "time": p.time,
+            }
+            for _, value, _ in output.messages
+            for p in decode_archive(value)
+        ]
+    }
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -46,9 +50,13 @@ def test_golden_case(case: str) -> None:
     inputs = (folder / "input.jsonl").read_bytes().split(b"\n")[:-1]
     expected = (folder / "expected.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(inputs) == len(expected), "input and expected must have as many lines"
-    carry: CarryStore = {}
+    # Line by line through the derive stage, its states kept after each, as in production.
+    states: dict[str, Any] = {}
     for number, (raw, want_line) in enumerate(zip(inputs, expected, strict=True), start=1):
-        got = _as_dicts(handle(raw, lambda src: models.get(src, UNKNOWN), carry))
+        record = Input(Origin("notify", 0, number), None, raw, {})
+        output = derive_archive([record], lambda src: models.get(src, UNKNOWN), states)
+        states.update({e: state.to_table(0, 0.0) for e, (_, state) in output.states.items()})
+        got = _as_dicts(output)
         want = json.loads(want_line)
         if "rejected" in want:
             assert "rejected" in got, f"line {number}: expected a dead letter, got {got}"

@@ -90,7 +90,19 @@ message_like = st.fixed_dictionaries(
     {},
     optional={
         "type": st.sampled_from(
-            ["sensor-report", "engine-state", "engine-config", "health", "log", "model-console"]
+            [
+                "sensor-report",
+                "engine-state",
+                "engine-config",
+                "health",
+                "log",
+                "model-console",
+                "jet-status-report",
+                "output-report",
+                "rejected-data-report",
+                "output-eof",
+                "x-other",
+            ]
         )
         | json_values,
         "src": st.text(max_size=8) | json_values,
@@ -109,6 +121,26 @@ message_like = st.fixed_dictionaries(
         "health": json_values,
         "level": json_values,
         "text": json_values,
+        "jets": st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    name: json_values
+                    for name in ("pid", "memory", "total_consumed", "total_produced", "busy")
+                },
+            )
+            | json_values,
+            max_size=3,
+        )
+        | json_values,
+        "model": json_values,
+        "outputs": json_values,
+        "skipped": json_values,
+        "reason": json_values,
+        "slot": json_values,
+        "direction": st.sampled_from(["input", "output"]) | json_values,
+        "count": json_values,
+        "last": json_values,
     },
 )
 
@@ -118,8 +150,12 @@ message_like = st.fixed_dictionaries(
 _STRING = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
 _FLOAT = r"-?\d+(?:\.\d+)?(?:e[+-]\d+)?"
 _TYPE = r"(?:null|a boolean|a number|a string|an array|an object)"
-_STRING_FIELD = r"'(?:src|timestamp|tap|state|item|op|instance|health|text)'"
-_TAG_FIELD = r"'(?:src|tap|item|op|instance)'"
+_STRING_FIELD = r"'(?:src|timestamp|tap|state|item|op|instance|health|text|model|reason)'"
+_TAG_FIELD = r"'(?:src|tap|item|op|instance|reason)'"
+_JET = r"jets\[\d+\]"
+_AMOUNT_FIELD = (
+    rf"'(?:(?:{_JET}\.)?(?:memory|total_consumed|total_produced|run_time)|skipped|count)'"
+)
 REASONS = [
     re.compile(pattern)
     for pattern in [
@@ -130,11 +166,21 @@ REASONS = [
         rf"not a JSON object but {_TYPE}",
         # An unknown type, a missing or mistyped required field.
         r"unknown message type [^\n]+",
-        r"missing field '(?:type|src|timestamp|tap|data|state|item|op|instance|health|level|text)'",
+        r"missing field '(?:type|src|timestamp|tap|data|state|item|op|instance|health|level|text"
+        r"|jets)'",
         rf"field {_STRING_FIELD} must be a string, got {_TYPE}",
         rf"field '(?:id|level)' must be an integer, got {_TYPE}",
         rf"field 'delta_time' must be a number, got {_TYPE}",
         r"field 'ref' must be a scalar, got (?:an array|an object)",
+        # The fields of jet status, output and rejected-data reports, and end of input.
+        rf"field '(?:jets|outputs)' must be an array, got {_TYPE}",
+        rf"field '{_JET}' must be an object, got {_TYPE}",
+        rf"field '(?:{_JET}\.pid|slot)' must be a non-negative integer, got [^\n]+",
+        rf"field '(?:{_JET}\.busy|last)' must be a boolean, got {_TYPE}",
+        rf"field {_AMOUNT_FIELD} must be a number, got {_TYPE}",
+        rf"field {_AMOUNT_FIELD} is not a finite number",
+        rf"field {_AMOUNT_FIELD} must be >= 0, got {_FLOAT}",
+        r"field 'direction' must be 'input' or 'output', got [^\n]+",
         # A tag value line protocol cannot carry.
         rf"field {_TAG_FIELD} (?:is empty|ends with a backslash|is longer than 256 bytes \(\d+\)):"
         " it becomes an InfluxDB tag value",
@@ -234,6 +280,24 @@ def test_every_reason_pattern_matches_what_the_agents_say() -> None:
         {"data": 1e308, "delta_time": 1e-300},
     ]
     reasons += [_reason(_count_report(**changes)) for changes in broken]
+    report = {"src": "e", "timestamp": "2024-05-01T12:00:00Z"}
+    reasons += [
+        _reason(orjson.dumps(report | changes))
+        for changes in [
+            {"type": "jet-status-report", "jets": "x"},
+            {"type": "jet-status-report", "jets": [1]},
+            {"type": "jet-status-report", "jets": [{"pid": -1}]},
+            {"type": "jet-status-report", "jets": [{"busy": 1}]},
+            {"type": "jet-status-report", "jets": [{"memory": "1"}]},
+            {"type": "jet-status-report", "jets": [{"run_time": -1}]},
+            {"type": "jet-status-report"},
+            {"type": "output-report", "model": 1},
+            {"type": "rejected-data-report", "direction": "up"},
+        ]
+    ]
+    unknown = handle(_count_report(type="x"), lambda _: UNKNOWN, {}, unknown="dead-letter")
+    assert isinstance(unknown, Rejected)
+    reasons.append(unknown.reason)
     reasons.append(_reason(_count_report(data=1e308), {"engine-1": {COUNT_TAPS[0]: 1e308}}))
     reasons.append(_reason(_count_report(src="e" * 300)))
     full = {f"manifold.{n}.records.count": 1.0 for n in range(1, MAX_CARRIED_TAPS + 1)}
@@ -241,6 +305,10 @@ def test_every_reason_pattern_matches_what_the_agents_say() -> None:
     # JSON has no infinity: only an already decoded value can bring one.
     with pytest.raises(InvalidMessage) as not_finite:
         parse_object(_count_message(delta_time=math.inf))
+    reasons.append(str(not_finite.value))
+    jets = {"type": "jet-status-report", "src": "e", "timestamp": "2024-05-01T12:00:00Z"}
+    with pytest.raises(InvalidMessage) as not_finite:
+        parse_object(jets | {"jets": [{"memory": math.inf}]})
     reasons.append(str(not_finite.value))
     for reason in reasons:
         assert_a_contract_reason(reason)

@@ -197,7 +197,7 @@ def test_derive_reads_the_states_never_writes_them() -> None:
     assert seeded == {tap: 4.0, "other": 1.0}, "the seeded value is untouched"
     (index, state) = output.states["e1"]
     assert index == 2
-    assert state == CarryState({"other": 1.0}, {"notify/0": 2}, T0 + 2 * SECOND)
+    assert state == CarryState({"other": 1.0}, {"notify/0": 2})
     (point,) = decode_archive(output.messages[0][1])[2:]
     assert point.fields["rps"] == (4.0 + 2 + 3 + 1) / 2.0
 
@@ -205,15 +205,14 @@ def test_derive_reads_the_states_never_writes_them() -> None:
 def test_only_engines_whose_carried_amounts_changed_have_a_state_to_keep() -> None:
     values = [_report("e1", 0, delta_time=0), _report("e2", 1), _report("e1", 2)]
     output = derive_archive(_inputs(values), _model, {})
-    assert output.states == {"e1": (2, CarryState({}, {"notify/0": 2}, T0 + 2 * SECOND))}
-    assert output.latest == {0: T0 + 2 * SECOND}
+    assert output.states == {"e1": (2, CarryState({}, {"notify/0": 2}))}
 
 
 # --- redelivery: exact, whatever was kept ------------------------------------------
 
 
 def _kept(output: DeriveOutput) -> dict[str, Any]:
-    return {engine: state.to_table(0) for engine, (_, state) in output.states.items()}
+    return {engine: state.to_table(0, 0.0) for engine, (_, state) in output.states.items()}
 
 
 def _points(output: StageOutput) -> list[Point]:
@@ -493,36 +492,36 @@ def test_a_slot_written_with_leading_zeros_carries_with_its_series() -> None:
     assert points[1].fields["rps"] == 3.0
 
 
-def test_the_engines_silent_for_the_ttl_are_named_per_partition() -> None:
-    def value(seen: int, partition: int) -> dict[str, Any]:
-        return CarryState({}, {}, seen).to_table(partition)
+def test_the_states_not_written_for_the_ttl_are_named_per_partition() -> None:
+    def value(written: float, partition: int) -> dict[str, Any]:
+        return CarryState().to_table(partition, written)
 
     values = {
-        "old": value(T0, 1),
-        "recent": value(T0 + 10 * SECOND, 1),
-        "old-elsewhere": value(T0, 2),
+        "old": value(1000.0, 1),
+        "recent": value(1010.0, 1),
+        "old-elsewhere": value(1000.0, 2),
         "earlier-shape": {"manifold.0.records.count": 1.0},
     }
-    assert expired(values.items(), 1, T0 + 5 * SECOND) == ["old"]
-    assert expired(values.items(), 2, T0 + 5 * SECOND) == ["old-elsewhere"]
-    assert expired(values.items(), 1, T0) == [], "silent for less than the TTL"
+    assert expired(values.items(), 1, 1005.0) == ["old"]
+    assert expired(values.items(), 2, 1005.0) == ["old-elsewhere"]
+    assert expired(values.items(), 1, 1000.0) == [], "not older than the TTL"
 
 
 def test_a_state_read_back_is_the_state_written() -> None:
-    state = CarryState({"manifold.0.records.count": 2.0}, {"notify/3": 41}, T0)
-    assert CarryState.from_table(state.to_table(3)) == state
+    state = CarryState({"manifold.0.records.count": 2.0}, {"notify/3": 41}, "churn")
+    assert CarryState.from_table(state.to_table(3, 1000.0)) == state
 
 
-def test_each_partition_is_swept_at_most_every_so_often_in_wall_time() -> None:
-    now = [100.0]
+def test_each_partition_is_swept_at_most_every_so_often() -> None:
+    now = [1000.0]
     expiry = Expiry(ttl_seconds=5, every=60, clock=lambda: now[0])
-    values = {"old": CarryState({}, {}, T0).to_table(1)}
-    assert expiry.sweep([1], {1: T0 + 2 * SECOND}, values.items) == {}, "not silent long enough"
-    now[0] += 1
-    assert expiry.sweep([1], {1: T0 + 9 * SECOND}, values.items) == {}, "swept a second ago"
+    values = {"old": CarryState().to_table(1, 998.0)}
+    assert expiry.sweep([1], values.items) == {}, "not old enough yet"
+    now[0] += 10
+    assert expiry.sweep([1], values.items) == {}, "swept 10 s ago"
+    assert expiry.sweep([2], values.items) == {}, "nothing of partition 2"
     now[0] += 60
-    assert expiry.sweep([1], {}, values.items) == {1: ["old"]}, "event time came far enough"
-    assert expiry.sweep([2], {}, values.items) == {}, "no event time seen on partition 2"
+    assert expiry.sweep([1], values.items) == {1: ["old"]}
 
 
 def _console(second: int, text: str) -> bytes:
