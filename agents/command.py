@@ -8,10 +8,8 @@ import sys
 from agents.app import create_agents_app
 from agents.resolve.resolver import resolver_from_config
 from enginewatch.core.faustapp import (
-    TopicSpec,
     accept_worker_options,
-    app_topics,
-    ensure_topics,
+    ensure_worker_topics,
     run_worker,
 )
 from enginewatch.core.kafka import ToolError
@@ -31,14 +29,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_agents_app(settings, resolver)
     topics = settings.topics
     try:
-        counts = ensure_topics(
-            settings.kafka,
-            {
-                **app_topics(app),  # the input, the by-engine topic, the table's changelog
-                topics.archive_topic: TopicSpec(topics.partitions),
-                topics.dead_letter_topic: TopicSpec(1),
-            },
-        )
+        counts = ensure_worker_topics(app, settings.kafka, topics)
     except ToolError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1

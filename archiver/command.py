@@ -13,10 +13,8 @@ from archiver.filesink import FileSink
 from archiver.sink import ConfigurationError, Sink
 from archiver.startup import make_sink, prepare
 from enginewatch.core.faustapp import (
-    TopicSpec,
     accept_worker_options,
-    app_topics,
-    ensure_topics,
+    ensure_worker_topics,
     run_worker,
 )
 from enginewatch.core.kafka import ToolError
@@ -60,16 +58,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     app = create_archiver_app(settings, ROLES[args.sink], sink_factory)
-    topics = settings.topics
     try:
-        ensure_topics(
-            settings.kafka,
-            {
-                **app_topics(app),  # the archive topic
-                topics.archive_topic: TopicSpec(topics.partitions),
-                topics.dead_letter_topic: TopicSpec(1),
-            },
-        )
+        ensure_worker_topics(app, settings.kafka, settings.topics)
     except ToolError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1

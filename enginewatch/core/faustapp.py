@@ -15,7 +15,7 @@ import uvloop
 from aiokafka.errors import KafkaError
 
 from enginewatch.core.kafka import ToolError, bootstrap_servers, describe, ensure_topic
-from enginewatch.core.settings import KafkaConfig
+from enginewatch.core.settings import KafkaConfig, TopicsConfig
 
 # Topics whose keys and values are bytes, passed through untouched: the
 # agents and archivers parse them themselves, and Faust's codecs would cost time.
@@ -72,6 +72,21 @@ def app_topics(app: faust.App) -> dict[str, TopicSpec]:
         changelog = table.changelog_topic
         topics[changelog.get_topic_name()] = TopicSpec(changelog.partitions or default, COMPACTED)
     return topics
+
+
+def ensure_worker_topics(
+    app: faust.App, kafka: KafkaConfig, topics: TopicsConfig
+) -> dict[str, int]:
+    """`ensure_topics` for a worker: every topic its app reads, the archive topic
+    (with the internal topics' partition count when missing) and the dead letters."""
+    return ensure_topics(
+        kafka,
+        {
+            **app_topics(app),
+            topics.archive_topic: TopicSpec(topics.partitions),
+            topics.dead_letter_topic: TopicSpec(1),
+        },
+    )
 
 
 def ensure_topics(kafka: KafkaConfig, topics: Mapping[str, TopicSpec]) -> dict[str, int]:
