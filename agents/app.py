@@ -64,7 +64,7 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
         f"{app.conf.id}-{BY_ENGINE_TOPIC}", partitions=topics.partitions, internal=True, **RAW_BYTES
     )
     states = app.Table(CARRIED_TABLE, default=dict, partitions=topics.partitions)
-    unknown = settings.agents.unknown_types
+    unknown, tutorial = settings.agents.unknown_types, settings.agents.tutorial_names
 
     async def deliver(topic: str, output: StageOutput) -> None:
         """Hand a batch's dead letters and messages to the producer; return once the
@@ -96,7 +96,7 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
         async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
             try:
                 batch = [_input(event) for event in events]
-                output = stages.derive_archive(batch, model_for, states, unknown)
+                output = stages.derive_archive(batch, model_for, states, unknown, tutorial)
                 await deliver(topics.archive_topic, output)
                 # Only now, with the points on the broker, are the new states kept:
                 # each goes to the changelog partition of a record of its engine.

@@ -32,6 +32,7 @@ from agents.pipeline import Rejected, derive_input, engine_of, parse_input
 from agents.records import Input, Message, Reject
 from agents.resolve.resolver import UNKNOWN
 from agents.state import CarryState
+from agents.tutorial import tutorial_points
 from enginewatch.core.points import Origin, Point, encode_archive, tag_value_problem
 from enginewatch.core.settings import UnknownTypes
 
@@ -91,6 +92,7 @@ def derive_archive(
     model_for: Callable[[str], str],
     states: Mapping[str, Any],
     unknown: UnknownTypes = "count",
+    tutorial_names: bool = False,
 ) -> DeriveOutput:
     """Each input message's points, in archive messages per engine, and the rejects.
 
@@ -140,8 +142,11 @@ def derive_archive(
             if derived.carried is not None or renamed or engine in changed:
                 # Kept with every input applied since: all their points go out with it.
                 changed[engine] = index
-            if derived.points:  # an empty gauge list yields no point, no message
-                groups.add(engine, origin, derived.points, len(value or b""))
+            points = derived.points
+            if tutorial_names:
+                points = [*points, *tutorial_points(points)]
+            if points:  # an empty gauge list yields no point, no message
+                groups.add(engine, origin, points, len(value or b""))
     kept = {engine: (index, current[engine]) for engine, index in changed.items()}
     messages = [m for engine, entries in groups.groups() for m in archive_messages(engine, entries)]
     return DeriveOutput(messages, rejects, kept)

@@ -94,6 +94,8 @@ class AgentsConfig(Section):
     # Counted (an `engine_messages` point per type): a new engine release's
     # messages show up on the dashboards instead of flooding the dead letters.
     unknown_types: UnknownTypes = "count"
+    # Also the FastScore Grafana tutorial's flattened measurements (agents/tutorial.py).
+    tutorial_names: bool = False
 
 
 class StateConfig(Section):
