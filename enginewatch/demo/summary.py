@@ -135,6 +135,10 @@ ALWAYS_PRESENT = {
     "health": ("ok",),
     "engine_logs": ("text",),
     "model_console": ("text",),
+    # The simulator's jets always report their memory; a real jet may not.
+    "jet_status": ("memory",),
+    "model_outputs": ("outputs",),
+    "engine_messages": ("count",),
 }
 COUNT_ALL = "SELECT count(*) FROM /.*/"
 

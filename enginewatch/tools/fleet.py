@@ -15,6 +15,16 @@ parses them) and the enginewatch metric contract:
     {"type": "log", ..., "level": 64, "text": "..."}
     {"type": "model-console", ..., "text": "..."}
 
+and the four more an engine's bus carries (README.md, "Metric reference"):
+
+    {"type": "jet-status-report", ..., "jets": [{"pid": 731, "sandbox": "3f9c2a7d01be",
+     "total_consumed": 5210, "total_produced": 5210, "run_time": 41.2,
+     "memory": 318767104, "busy": true}]}
+    {"type": "output-report", ..., "model": "credit-approval",
+     "outputs": [{"id": 51023, "score": 0.4127}], "skipped": 0}
+    {"type": "rejected-data-report", ..., "reason": "schema", "slot": 0, "count": 2}
+    {"type": "output-eof", ..., "last": true}
+
 Time is a simulated clock in integer microseconds: every engine reports each
 of its taps once a round, and a round lasts as long as the fleet needs to
 publish `rate` notifications per simulated second.
@@ -71,6 +81,17 @@ P_CONSOLE = 0.03
 P_LOG = 0.05
 P_RESTREAM = 0.002
 HEALTH_EVERY = 10  # rounds
+
+# The bus reports, in simulated seconds whatever the rate: a jet-status report
+# every few seconds, an output report now and then, the rejected data of a
+# round at most this often, an input stream that ends (and is attached again)
+# every few minutes.
+JET_STATUS_EVERY = (4.5, 5.5)
+OUTPUT_REPORT_EVERY = (10.0, 40.0)
+REJECTED_REPORT_EVERY = (2.0, 8.0)
+STREAM_LENGTH = (180.0, 480.0)
+FIRST_STREAM_LENGTH = (30.0, 300.0)
+P_SKIPPED = 0.2  # an output report that skipped a few records
 
 
 @dataclass(frozen=True)
@@ -178,8 +199,8 @@ def rfc3339(time_us: int) -> str:
 def notifications(config: FleetConfig) -> Iterator[Notification]:
     """The fleet's notifications in time order, for `config.duration` simulated seconds."""
     fleet = build_fleet(config.engines, config.seed)
-    sims = [_EngineSim(engine, config.seed) for engine in fleet]
     start_us = _epoch_us(config.start)
+    sims = [_EngineSim(engine, config.seed, start_us) for engine in fleet]
     end_us = None if config.duration is None else start_us + round(config.duration * 1e6)
     round_us = config.round_us
     # Messages wait in a heap until no later round can send anything earlier:
@@ -217,17 +238,56 @@ def _epoch_us(moment: datetime) -> int:
 Emit = Callable[..., None]
 
 
-class _EngineSim:
-    """The changing state of one engine: its lifecycle and its running totals."""
+@dataclass
+class _Jet:
+    """The engine's model runner, a process: a new one (pid, sandbox) at every start."""
 
-    def __init__(self, engine: Engine, seed: int) -> None:
+    pid: int
+    sandbox: str
+    started_us: int
+    memory: float  # bytes
+    memory_base: float
+    consumed: int = 0  # records since it started: the sum of its taps' reports
+    produced: int = 0
+    busy: bool = False
+
+
+@dataclass
+class _Round:
+    """What a round's sensor reports said, for the bus reports that follow them."""
+
+    accepted: int = 0
+    # (slot, reason, count, the rejected records when the tap listed them)
+    rejections: list[tuple[int, str, int, list[Any] | None]] = field(default_factory=list)
+
+
+class _EngineSim:
+    """The changing state of one engine: its lifecycle and its running totals.
+
+    The bus reports (jet status, output reports, rejected data, end of input)
+    draw on a random stream of their own and close a round's burst, so the
+    other messages are the same with or without them.
+    """
+
+    def __init__(self, engine: Engine, seed: int, start_us: int) -> None:
         self.engine = engine
         self.rng = random.Random(f"{seed}/run/{engine.index}")
+        self.bus = random.Random(f"{seed}/bus/{engine.index}")
         self.state = "starting"
         self.rounds_left = 0  # of the current error or pause
         self.memory = float(engine.memory_base)
         self.scored = 0
         self.last_us = 0  # time of its last message: an engine's times strictly increase
+        self.jet: _Jet | None = None
+        self.now_us = start_us  # the current round's start
+        self.this_round = _Round()
+        # When the next bus reports are due (the first stream was running before
+        # the simulation began).
+        bus = self.bus
+        self.next_status_us = start_us + _us(bus.uniform(1.0, JET_STATUS_EVERY[1]))
+        self.next_output_us = start_us + _us(bus.uniform(*OUTPUT_REPORT_EVERY))
+        self.next_rejected_us = start_us
+        self.stream_end_us = start_us + _us(bus.uniform(*FIRST_STREAM_LENGTH))
 
     def round(self, number: int, round_start: int, round_us: int) -> list[Notification]:
         """This engine's messages for one round, in the order it sends them."""
@@ -237,13 +297,19 @@ class _EngineSim:
         # time, so none overwrites another in InfluxDB.
         step = max(1, round_us // 100)
         self.last_us = max(self.last_us, round_start + int(self.engine.phase * round_us))
+        self.now_us = round_start
+        self.this_round = _Round()
         out: list[Notification] = []
 
-        def emit(kind: str, **fields: Any) -> None:
-            self.last_us += rng.randint(1, step)
-            message = {"type": kind, "timestamp": rfc3339(self.last_us), "src": src, **fields}
-            out.append(Notification(self.last_us, src, orjson.dumps(message)))
+        def sender(draws: random.Random) -> Emit:
+            def emit(kind: str, **fields: Any) -> None:
+                self.last_us += draws.randint(1, step)
+                message = {"type": kind, "timestamp": rfc3339(self.last_us), "src": src, **fields}
+                out.append(Notification(self.last_us, src, orjson.dumps(message)))
 
+            return emit
+
+        emit = sender(rng)
         if self.state == "starting":
             self._boot(emit, reload=False)
         elif self.state in ("error", "paused"):
@@ -262,12 +328,14 @@ class _EngineSim:
             emit("health", instance=self.engine.instance, health=health)
         if self.state == "running":
             self._chatter(emit)
+        self._bus_reports(sender(self.bus))
         return out
 
     # Lifecycle: init -> running, now and then an error or a pause, and back.
 
     def _boot(self, emit: Emit, *, reload: bool) -> None:
         engine = self.engine
+        self._start_jet()
         emit("engine-state", state="init")
         emit("engine-config", item="model", op="reload" if reload else "load")
         emit("engine-config", item="stream", op="attach", ref=0)
@@ -281,6 +349,7 @@ class _EngineSim:
         self.state = "running"
 
     def _fail(self, emit: Emit) -> None:
+        self.jet = None  # the model runner exited: no jet to report on until the restart
         emit("model-console", text=_traceback(self.rng))
         emit("log", level=LOG_ERROR, text="model runner exited with an exception; see console")
         emit("engine-state", state="error")
@@ -322,6 +391,7 @@ class _EngineSim:
         out_rejected = 1 if accepted and rng.random() < 0.01 else 0
         records_out = accepted - out_rejected
         self.scored += accepted
+        self.this_round.accepted = accepted
 
         def report(sid: int, tap: str, data: Any) -> None:
             emit("sensor-report", id=sid, tap=tap, **timing, data=data)
@@ -341,10 +411,14 @@ class _EngineSim:
 
         def rejected(sid: int, tap: str, amount: int, reason: str) -> None:
             # Rejection sensors may report the rejected records themselves.
+            records = None
             if engine.rejects_as_list:
-                report(sid, tap, [_rejected_record(rng, reason) for _ in range(amount)])
+                records = [_rejected_record(rng, reason) for _ in range(amount)]
+                report(sid, tap, records)
             else:
                 report(sid, tap, amount)
+            if amount:
+                self.this_round.rejections.append((int(tap.split(".")[1]), reason, amount, records))
 
         count(6, "manifold.0.records.count", records_in)
         count(2, "manifold.0.records.size", _size(rng, records_in, engine.bytes_in))
@@ -370,6 +444,66 @@ class _EngineSim:
             )
         else:
             report(10, "sys.memory", int(self.memory))
+
+    # The bus reports, at the end of a round's burst, on the bus's own random stream.
+
+    def _start_jet(self) -> None:
+        """A new model runner: another process, another sandbox, its totals from 0."""
+        bus = self.bus
+        base = self.engine.memory_base * bus.uniform(0.25, 0.5)
+        self.jet = _Jet(
+            pid=bus.randrange(100, 32768),
+            sandbox=f"{bus.getrandbits(48):012x}",
+            started_us=self.now_us,
+            memory=base,
+            memory_base=base,
+        )
+
+    def _bus_reports(self, emit: Emit) -> None:
+        bus, now, jet = self.bus, self.now_us, self.jet
+        running = self.state == "running"
+        if jet is not None:
+            # What the jet's taps reported this round, it has consumed and produced.
+            accepted = self.this_round.accepted
+            jet.consumed += accepted
+            jet.produced += accepted
+            jet.busy = running and accepted > 0
+            drift = bus.gauss(0, jet.memory_base * 0.002) + 12 * accepted
+            jet.memory = max(jet.memory_base * 0.8, jet.memory + drift)
+        if jet is not None and now >= self.next_status_us:
+            self.next_status_us = now + _us(bus.uniform(*JET_STATUS_EVERY))
+            status = {
+                "pid": jet.pid,
+                "sandbox": jet.sandbox,
+                "total_consumed": jet.consumed,
+                "total_produced": jet.produced,
+                "run_time": round((now - jet.started_us) / 1e6, 3),
+                "memory": int(jet.memory),
+                "busy": jet.busy,
+            }
+            emit("jet-status-report", jets=[status])
+        if self.this_round.rejections and now >= self.next_rejected_us:
+            self.next_rejected_us = now + _us(bus.uniform(*REJECTED_REPORT_EVERY))
+            slot, reason, amount, records = bus.choice(self.this_round.rejections)
+            if records is None:
+                emit("rejected-data-report", reason=reason, slot=slot, count=amount)
+            else:
+                emit("rejected-data-report", reason=reason, slot=slot, records=records)
+        if not running:
+            return
+        if now >= self.next_output_us:
+            self.next_output_us = now + _us(bus.uniform(*OUTPUT_REPORT_EVERY))
+            outputs = [
+                {"id": bus.randrange(1_000_000), "score": round(bus.random(), 4)}
+                for _ in range(bus.randint(1, 4))
+            ]
+            skipped = bus.randint(1, 3) if bus.random() < P_SKIPPED else 0
+            emit("output-report", model=self.engine.model, outputs=outputs, skipped=skipped)
+        if now >= self.stream_end_us:
+            # The input stream ended; the engine attaches it again and goes on.
+            self.stream_end_us = now + _us(bus.uniform(*STREAM_LENGTH))
+            emit("output-eof", last=True)
+            emit("engine-config", item="stream", op="attach", ref=0)
 
     def _chatter(self, emit: Emit) -> None:
         rng = self.rng
@@ -404,6 +538,10 @@ def _traceback(rng: random.Random) -> str:
         "    score = clf.predict_proba(features)[0][1]\n"
         "ValueError: Input contains NaN, infinity or a value too large for dtype('float64').\n"
     )
+
+
+def _us(seconds: float) -> int:
+    return round(seconds * 1e6)
 
 
 def _rejected_record(rng: random.Random, reason: str) -> Any:

@@ -14,7 +14,7 @@ import math
 import os
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,11 @@ ENGINE_MAP = {A1: FRAUD, A2: FRAUD, B1: "churn"}
 
 
 Check = Callable[[list[TimeSeries], Any], list[str]]
+STATISTICS: dict[str, Callable[[list[float]], float]] = {
+    "max": max,
+    "sum": sum,
+    "last": lambda values: values[-1],
+}
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ class Lines:
         problems = []
         for one in series:
             values = [float(v) for v in one.values if v is not None]
-            got = {"max": max, "sum": sum, "last": lambda v: v[-1]}[self.stat](values)
+            got = STATISTICS[self.stat](values)
             if not math.isclose(got, self.expected[one.name], rel_tol=1e-9):
                 problems.append(
                     f"{one.name}: {self.stat} {got}, expected {self.expected[one.name]}"
@@ -75,6 +80,28 @@ class Lines:
             if not any(value in s.values for s in series if s.name == name):
                 problems.append(f"{name} never shows {value}")
         return problems
+
+
+@dataclass(frozen=True)
+class Values:
+    """Time series by name, each with every value it shows (nulls left out), in time order."""
+
+    expected: dict[str, list[float]]
+    rel_tol: float = 1e-9
+
+    def __call__(self, series: list[TimeSeries], _table: Any) -> list[str]:
+        got = {s.name: [float(v) for v in s.values if v is not None] for s in series}
+        if set(got) != set(self.expected):
+            return [f"series {sorted(got)}, expected {sorted(self.expected)}"]
+        return [
+            f"{name}: values {values}, expected {self.expected[name]}"
+            for name, values in got.items()
+            if len(values) != len(self.expected[name])
+            or not all(
+                math.isclose(value, wanted, rel_tol=self.rel_tol)
+                for value, wanted in zip(values, self.expected[name], strict=True)
+            )
+        ]
 
 
 @dataclass(frozen=True)
@@ -114,18 +141,27 @@ def rows(columns: tuple[str, ...], *expected: tuple[Any, ...]) -> Rows:
     return Rows(columns, frozenset(expected))
 
 
-FLEET = {
+FLEET: dict[str, Check] = {
     "Engines": Stat(4),
     "Running": Stat(2),
     "In error": Stat(1),
     "Records in": Stat(600 + 150 + 240 + 110),
     "Records out": Stat(540 + 120 + 240),
-    "Rejected records": Stat(4 + 3),
+    # Rejections as the taps count them (4 + 3), and as the engines report them.
+    "Rejected records": Stat(4 + 3 + 2 + 2 + 1 + 1),
     "Engine state": Lines({A1: 1, A2: 2, B1: 1, U1: -1}, "last", ((B1, 3),)),
     "Engine health": Lines({f"{A1} engine-1": 1, f"{A2} engine-2": 0, f"{B1} engine-3": 1}, "last"),
     "Records in per second, by model": Lines({FRAUD: 15, "churn": 4, "unknown": 2}),
     "Records out per second, by model": Lines({FRAUD: 13, "churn": 4}),
-    "Rejected records by reason": Lines({f"{FRAUD}: schema": 4, f"{FRAUD}: encoding": 3}, "sum"),
+    "Rejected records by reason": Lines(
+        {
+            f"{FRAUD}: schema": 4 + 2,
+            f"{FRAUD}: encoding": 3 + 2,
+            f"{FRAUD}: reported": 1,
+            "churn: schema": 1,
+        },
+        "sum",
+    ),
     "CPU utilization by model": Lines({FRAUD: 70, "churn": 10}),
     "Memory by model": Lines({FRAUD: 1.1e9, "churn": 2.1e8}),
     "Current state of each engine": rows(
@@ -145,21 +181,45 @@ def events(engine: str, *extra: tuple[str, str, str]) -> list[tuple[str, ...]]:
     return [(*e, engine) for e in [*base, *extra]]
 
 
-CHURN = {
+def end_of_input(*ends: tuple[str, int]) -> Rows:
+    """The end-of-input annotation's events: engine and time (ms after T0)."""
+    return rows(("Time", *EVENT_COLUMNS), *((T0 + ms, "stream", "eof", "", e) for e, ms in ends))
+
+
+# Jet rates: the growth of a cumulative total between two jet-status reports,
+# which the recording sends 10.001 s apart (each message has a millisecond of its own).
+# The agents carry a report's time as float seconds, a quarter of a microsecond
+# apart at today's epoch: a rate is exact to a few parts in 10^8.
+GAP = 10.001
+RATE_TOLERANCE = 1e-7
+A1_JET, A2_JET = f"{A1} jet 4187", f"{A2} jet 5120"
+A1_JET_MEMORY = [3.0e8, 3.1e8, 3.2e8, 3.3e8]
+A2_JET_MEMORY = [4.0e8, 4.1e8, 4.05e8]
+A1_JET_PROGRESS = {f"{A1_JET} consumed": [100 / GAP] * 3, f"{A1_JET} produced": [90 / GAP] * 3}
+A2_JET_PROGRESS = {f"{A2_JET} consumed": [50 / GAP] * 2, f"{A2_JET} produced": [40 / GAP] * 2}
+
+
+CHURN: dict[str, Check] = {
     "Engine state": Lines({B1: 1}, "last", ((B1, 3),)),
     "Health": Lines({f"{B1} engine-3": 1}, "last"),
     "Records per second by slot": Lines({f"{B1} slot 0 (input)": 4, f"{B1} slot 1 (output)": 4}),
     "Jet records per second": NOTHING,
     "Record bytes per second by slot": Lines({f"{B1} slot 0 (input)": 400}),
-    "Rejected records by slot and reason": NOTHING,
+    "Rejected records by slot and reason": Lines({f"{B1} slot 1: schema": 1}, "sum"),
     "Other sensors": Lines({f"{B1} model.queue.depth": 7}),
     "CPU utilization": Lines({B1: 10}),
     "Memory": Lines({B1: 2.1e8}),
+    "Jet memory": NOTHING,
+    "Jet progress": NOTHING,
     "Engine logs": rows(("text", "level", "engine"), ("input slot 0 is slow", "warning", B1)),
     "Model console": rows(("text", "engine"), ("churn: ready to score", B1)),
     "Config events": rows(EVENT_COLUMNS, *events(B1)),
 }
-FRAUD_ALL = {
+CHURN_ANNOTATIONS: dict[str, Check] = {
+    "Config events": rows(EVENT_COLUMNS, *events(B1)),
+    "End of input": end_of_input((B1, 40_248)),
+}
+FRAUD_ALL: dict[str, Check] = {
     "Engine state": Lines({A1: 1, A2: 2}, "last"),
     "Health": Lines({f"{A1} engine-1": 1, f"{A2} engine-2": 0}, "last"),
     "Records per second by slot": Lines(
@@ -181,12 +241,20 @@ FRAUD_ALL = {
     "Record bytes per second by slot": Lines(
         {f"{A1} slot 0 (input)": 2000, f"{A2} slot 0 (input)": 1000}
     ),
+    # A slot's series sums the tap's count and the engine's rejected-data reports.
     "Rejected records by slot and reason": Lines(
-        {f"{A1} slot 0: schema": 4, f"{A2} slot 0: encoding": 3}, "sum"
+        {
+            f"{A1} slot 0: schema": 4 + 2,
+            f"{A2} slot 0: encoding": 3 + 2,
+            f"{A1} slot 0: reported": 1,
+        },
+        "sum",
     ),
     "Other sensors": NOTHING,
     "CPU utilization": Lines({A1: 30, A2: 40}),
     "Memory": Lines({A1: 5e8, A2: 6e8}),
+    "Jet memory": Values({A1_JET: A1_JET_MEMORY, A2_JET: A2_JET_MEMORY}),
+    "Jet progress": Values({**A1_JET_PROGRESS, **A2_JET_PROGRESS}, RATE_TOLERANCE),
     "Engine logs": rows(
         ("text", "level", "engine"),
         ("model loaded", "info", A1),
@@ -195,21 +263,31 @@ FRAUD_ALL = {
     "Model console": rows(("text", "engine"), ("fraud: first batch scored", A1)),
     "Config events": rows(EVENT_COLUMNS, *events(A1, ("stream", "detach", "1")), *events(A2)),
 }
-FRAUD_A2 = {
+FRAUD_ALL_ANNOTATIONS: dict[str, Check] = {
+    "Config events": FRAUD_ALL["Config events"],
+    "End of input": end_of_input((A1, 52_247)),
+}
+FRAUD_A2: dict[str, Check] = {
     "Engine state": Lines({A2: 2}, "last"),
     "Health": Lines({f"{A2} engine-2": 0}, "last"),
     "Records per second by slot": Lines({f"{A2} slot 0 (input)": 5, f"{A2} slot 1 (output)": 4}),
     "Jet records per second": Lines({f"{A2} jet 1 input": 5, f"{A2} jet 1 output": 4}),
     "Record bytes per second by slot": Lines({f"{A2} slot 0 (input)": 1000}),
-    "Rejected records by slot and reason": Lines({f"{A2} slot 0: encoding": 3}, "sum"),
+    "Rejected records by slot and reason": Lines({f"{A2} slot 0: encoding": 3 + 2}, "sum"),
     "Other sensors": NOTHING,
     "CPU utilization": Lines({A2: 40}),
     "Memory": Lines({A2: 6e8}),
+    "Jet memory": Values({A2_JET: A2_JET_MEMORY}),
+    "Jet progress": Values(A2_JET_PROGRESS, RATE_TOLERANCE),
     "Engine logs": rows(
         ("text", "level", "engine"), ("scoring failed: ValueError in score()", "error", A2)
     ),
     "Model console": rows(("text", "engine")),
     "Config events": rows(EVENT_COLUMNS, *events(A2)),
+}
+FRAUD_A2_ANNOTATIONS: dict[str, Check] = {
+    "Config events": FRAUD_A2["Config events"],
+    "End of input": end_of_input(),
 }
 MODELS = ["churn", FRAUD, "unknown"]
 
@@ -222,7 +300,7 @@ class Scenario:
     asked: dict[str, list[str]]
     variables: dict[str, tuple[list[str], str | tuple[str, ...]]]  # name: (options, selection)
     panels: dict[str, Check]
-    annotations: int = 0
+    annotations: dict[str, Check] = field(default_factory=dict)  # by annotation name
 
 
 SCENARIOS = [
@@ -233,21 +311,21 @@ SCENARIOS = [
         {},
         {"model": (MODELS, "churn"), "engine": ([B1], (ALL_VALUE,))},
         CHURN,
-        annotations=3,
+        CHURN_ANNOTATIONS,
     ),
     Scenario(
         "Model detail",
         {"model": [FRAUD]},
         {"model": (MODELS, FRAUD), "engine": ([A1, A2], (ALL_VALUE,))},
         FRAUD_ALL,
-        annotations=7,
+        FRAUD_ALL_ANNOTATIONS,
     ),
     Scenario(
         "Model detail",
         {"model": [FRAUD], "engine": [A2]},
         {"model": (MODELS, FRAUD), "engine": ([A1, A2], (A2,))},
         FRAUD_A2,
-        annotations=3,
+        FRAUD_A2_ANNOTATIONS,
     ),
 ]
 
@@ -276,7 +354,8 @@ def load_through_the_pipeline(
         timeout=120,
         capture_output=True,
     )
-    # Every line is valid and yields one point, each at its own millisecond.
+    # Every line is valid and yields one point, each at its own millisecond (a
+    # jet-status report lists one jet).
     return len(RECORDING.read_bytes().splitlines())
 
 
@@ -315,13 +394,19 @@ def check_scenario(
             f"{where} / {panel.title} {target.ref_id}: {p}\n    {query.influxql}"
             for p in check(shaped, rows_)
         ]
-    events_found = 0
-    for annotation in annotation_queries(dashboard, variables, RANGE):
-        events_found += len(table(client.query(annotation.influxql)).rows)
-    if events_found != scenario.annotations:
-        problems.append(
-            f"{where}: {events_found} annotation events, expected {scenario.annotations}"
-        )
+    queried = annotation_queries(dashboard, variables, RANGE)
+    names = [a.annotation.name for a in queried]
+    if names != list(scenario.annotations):
+        problems.append(f"{where}: annotations {names}, expected {list(scenario.annotations)}")
+    for annotation in queried:
+        check = scenario.annotations.get(annotation.annotation.name)
+        if check is None:
+            continue
+        found = client.query(annotation.influxql)
+        problems += [
+            f"{where} / annotation {annotation.annotation.name}: {p}\n    {annotation.influxql}"
+            for p in check([], table(found))
+        ]
     return problems, with_data
 
 

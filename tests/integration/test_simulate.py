@@ -93,4 +93,8 @@ def test_simulated_fleet_through_the_agents_without_dead_letters(
     assert set(measurements) >= {
         "records", "record_bytes", "rejections", "jet_records", "system",
         "engine_status", "engine_events", "health", "engine_logs", "model_console",
+        "jet_status",
     }  # fmt: skip
+    # Rejections as the taps count them, and as the engines report the rejected data.
+    sources = Counter(p.tags.get("source", "tap") for p in points if p.measurement == "rejections")
+    assert set(sources) == {"tap", "report"}

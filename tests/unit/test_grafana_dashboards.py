@@ -38,6 +38,7 @@ MEASUREMENTS = {
     "health",
     "engine_logs",
     "model_console",
+    "jet_status",
 }
 STATE_NAMES = {
     "0": "init",

@@ -105,7 +105,11 @@ def test_all_six_types_from_every_engine_within_the_first_seconds() -> None:
     for message in parsed(run(engines=3, rate=100, duration=10)):
         by_engine.setdefault(message["src"], set()).add(message["type"])
     kinds = {"sensor-report", "engine-state", "engine-config", "health", "log", "model-console"}
-    assert list(by_engine.values()) == [kinds] * 3
+    # Beside them, within seconds: each jet's status, and the rejected data of
+    # these three engines, which reject records from their first rounds on.
+    # Output reports and the end of an input stream come later.
+    bus = {"jet-status-report", "rejected-data-report"}
+    assert list(by_engine.values()) == [kinds | bus] * 3
 
 
 def test_every_message_is_valid_for_the_agents(long_run: list[dict[str, Any]]) -> None:
@@ -131,6 +135,7 @@ def test_every_message_is_valid_for_the_agents(long_run: list[dict[str, Any]]) -
     assert set(measurements) == {
         "records", "record_bytes", "rejections", "jet_records", "system",
         "engine_status", "engine_events", "health", "engine_logs", "model_console",
+        "jet_status", "model_outputs",
     }  # fmt: skip
 
 
@@ -195,6 +200,136 @@ def test_health_logs_and_console_look_like_the_engines(long_run: list[dict[str, 
     assert {64, 8} <= levels
     console = [m["text"] for m in long_run if m["type"] == "model-console"]
     assert any("Traceback" in text for text in console)
+
+
+def by_engine(messages: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    mine: dict[str, list[dict[str, Any]]] = {}
+    for message in messages:
+        mine.setdefault(message["src"], []).append(message)
+    return mine
+
+
+def test_jet_status_totals_are_what_the_jet_taps_reported_since_the_jet_started(
+    long_run: list[dict[str, Any]],
+) -> None:
+    restarts = 0
+    for messages in by_engine(long_run).values():
+        consumed = produced = 0
+        pids: list[int] = []
+        previous: dict[str, Any] | None = None
+        for message in messages:
+            if message["type"] == "engine-config" and message["item"] == "jet":
+                if message["op"] == "start":
+                    consumed = produced = 0  # a new process
+                    previous = None
+                continue
+            tap = message.get("tap", "")
+            if tap.endswith(".input.records.count") and tap.startswith("jet."):
+                consumed += message["data"]
+            elif tap.endswith(".output.records.count") and tap.startswith("jet."):
+                produced += message["data"]
+            if message["type"] != "jet-status-report":
+                continue
+            (jet,) = message["jets"]
+            assert set(jet) == {
+                "pid", "sandbox", "total_consumed", "total_produced", "run_time", "memory", "busy",
+            }  # fmt: skip
+            assert (jet["total_consumed"], jet["total_produced"]) == (consumed, produced)
+            assert isinstance(jet["busy"], bool)
+            assert re.fullmatch(r"[0-9a-f]{12}", jet["sandbox"])
+            assert 16 * 2**20 < jet["memory"] < 2**31
+            if previous is None:
+                pids.append(jet["pid"])
+            else:
+                # The same process: the same pid and sandbox, its run time going on,
+                # its memory drifting by a few percent at most.
+                assert (jet["pid"], jet["sandbox"]) == (previous["pid"], previous["sandbox"])
+                assert jet["run_time"] > previous["run_time"]
+                assert abs(jet["memory"] / previous["memory"] - 1) < 0.05
+            previous = jet
+        restarts += len(pids) - 1
+        assert len(set(pids)) == len(pids), "a restarted jet is a new process"
+    assert restarts > 0  # errors restart jets: rarely, but in seven minutes of six engines
+    memory = [m["jets"][0]["memory"] for m in long_run if m["type"] == "jet-status-report"]
+    assert len(set(memory)) > 0.9 * len(memory)  # it drifts
+
+
+def test_jet_status_every_few_seconds_while_the_jet_runs(long_run: list[dict[str, Any]]) -> None:
+    for messages in by_engine(long_run).values():
+        times = [
+            datetime.fromisoformat(m["timestamp"]).timestamp()
+            for m in messages
+            if m["type"] == "jet-status-report"
+        ]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert len(times) > 420 / 6
+        assert min(gaps) > 4  # rounds last 0.6 s: a report may come a round late
+        assert sorted(gaps)[len(gaps) // 2] < 6.5  # an error stops them for a while
+        in_error = False
+        for message in messages:
+            if message["type"] == "engine-state":
+                in_error = message["state"] == "error"
+            elif message["type"] == "jet-status-report":
+                assert not in_error, "a jet whose runner exited reports nothing"
+
+
+def test_output_reports_name_the_engine_s_model(long_run: list[dict[str, Any]]) -> None:
+    names = engine_map(build_fleet(6, seed=11))
+    reports = [m for m in long_run if m["type"] == "output-report"]
+    assert {m["src"] for m in reports} == set(names)
+    for report in reports:
+        assert report["model"] == names[report["src"]]
+        assert 1 <= len(report["outputs"]) <= 4
+        assert all(set(output) == {"id", "score"} for output in report["outputs"])
+        assert report["skipped"] in {0, 1, 2, 3}
+    skipped = Counter(m["skipped"] > 0 for m in reports)
+    assert skipped[False] > skipped[True] > 0
+
+
+def test_rejected_data_reports_repeat_what_a_rejection_tap_just_reported(
+    long_run: list[dict[str, Any]],
+) -> None:
+    reported = 0
+    for messages in by_engine(long_run).values():
+        latest: dict[tuple[int, str], Any] = {}
+        for message in messages:
+            if message["type"] == "sensor-report" and ".rejected.by." in message["tap"]:
+                _, slot, *_, reason = message["tap"].split(".")
+                latest[int(slot), reason] = message["data"]
+            elif message["type"] == "rejected-data-report":
+                reported += 1
+                data = latest[message["slot"], message["reason"]]
+                if isinstance(data, list):
+                    assert set(message) - {"type", "timestamp", "src"} == {
+                        "reason", "slot", "records",
+                    }  # fmt: skip
+                    assert message["records"] == data
+                else:
+                    assert set(message) - {"type", "timestamp", "src"} == {
+                        "reason", "slot", "count",
+                    }  # fmt: skip
+                    assert message["count"] == data > 0
+    assert reported > 0
+    reasons = {m["reason"] for m in long_run if m["type"] == "rejected-data-report"}
+    assert reasons == {"schema", "encoding"}
+
+
+def test_an_input_stream_ends_every_few_minutes_and_is_attached_again(
+    long_run: list[dict[str, Any]],
+) -> None:
+    for messages in by_engine(long_run).values():
+        ends = [i for i, m in enumerate(messages) if m["type"] == "output-eof"]
+        assert ends, "every engine's first stream ends within five minutes"
+        for index in ends:
+            assert {k: v for k, v in messages[index].items() if k not in ("timestamp",)} == {
+                "type": "output-eof", "src": messages[index]["src"], "last": True,
+            }  # fmt: skip
+            attach = messages[index + 1]
+            assert (attach["type"], attach["item"], attach["op"], attach["ref"]) == (
+                "engine-config", "stream", "attach", 0,
+            )  # fmt: skip
+        times = [datetime.fromisoformat(messages[i]["timestamp"]).timestamp() for i in ends]
+        assert all(later - earlier >= 180 for earlier, later in itertools.pairwise(times))
 
 
 def test_the_fleet_recording_is_this_simulator_s_output() -> None:
