@@ -6,6 +6,8 @@ and leaves acknowledging them to the agent, but things are missing around it:
 
 - The agent is given a `StreamT`, whose interface lacks `noack_take` and
   `ack`, and `noack_take` is typed as yielding values, not the events it yields.
+- A message a stream skips during a rebalance is acknowledged anyway, and its
+  offset may be committed unprocessed (`keep_skipped_messages_unacknowledged`).
 - A table write finds its changelog partition through Faust's current event
   (`faust.streams.current_event()`), which iterating a stream sets and
   batches do not (faust-streaming issue #497): without it, the write raises
@@ -23,6 +25,8 @@ from typing import TypeVar, cast
 
 import faust
 from faust.streams import _current_event
+from faust.transport.consumer import Consumer
+from faust.types import Message
 
 T = TypeVar("T")
 
@@ -53,3 +57,32 @@ def make_current(event: faust.EventT[T]) -> None:
     """Make `event` Faust's current event, as iterating a stream does, so a table
     write made now goes to the changelog partition of the event's partition."""
     _current_event.set(weakref.ref(event))
+
+
+def keep_skipped_messages_unacknowledged() -> None:
+    """Make the consumer ignore the acknowledgement of a message no stream took.
+
+    A stream skips a message fetched while a rebalance holds the flow, or
+    fetched in an earlier consumer generation, and acknowledges it all the same
+    (`Stream._py_aiter`: "We want to ack the filtered out message"). Its offset
+    then counts as done, and a later commit can pass it although nothing
+    processed it: after a worker is killed or leaves the group, input is lost.
+    A message a stream really took is tracked first; a skipped one is not. So
+    acknowledgements of untracked messages are dropped here, the committed
+    offset stays before them, and the partition's next owner reads them again.
+    Idempotent; every worker calls it when its app is made.
+    """
+    if getattr(Consumer.ack, _PATCHED, False):
+        return
+    original = Consumer.ack
+
+    def ack(self: Consumer, message: Message) -> bool:
+        if not message.tracked:
+            return False
+        return original(self, message)
+
+    setattr(ack, _PATCHED, True)
+    Consumer.ack = ack  # type: ignore[method-assign]
+
+
+_PATCHED = "_enginewatch_keeps_skipped_unacknowledged"

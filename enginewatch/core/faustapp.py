@@ -14,6 +14,7 @@ import faust
 import uvloop
 from aiokafka.errors import KafkaError
 
+from enginewatch.core.faust_private import keep_skipped_messages_unacknowledged
 from enginewatch.core.kafka import ToolError, bootstrap_servers, describe, ensure_topic
 from enginewatch.core.settings import KafkaConfig, TopicsConfig
 
@@ -44,6 +45,7 @@ def create_faust_app(kafka: KafkaConfig, role: str, **overrides: Any) -> faust.A
         "autodiscover": False,
     }
     options.update(overrides)
+    keep_skipped_messages_unacknowledged()
     return faust.App(f"{kafka.app_id}-{role}", **options)
 
 

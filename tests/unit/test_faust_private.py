@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import uuid
 from typing import Any
 
 import faust
 import faust.streams
-from faust.types import Message
+from faust.types import TP, Message
+from faust.types.tuples import ConsumerMessage
 
-from enginewatch.core.faust_private import acknowledge, make_current, take_unacked_batches
+from enginewatch.core.faust_private import (
+    acknowledge,
+    keep_skipped_messages_unacknowledged,
+    make_current,
+    take_unacked_batches,
+)
 from enginewatch.core.faustapp import RAW_BYTES
 
 PARTITIONS = 4
@@ -161,3 +168,38 @@ def test_a_batch_is_acknowledged_only_when_told() -> None:
         return seen
 
     assert asyncio.run(run()) == [(False, False), (True, False), (True, False)]
+
+
+def _consumer_message(offset: int) -> ConsumerMessage:
+    return ConsumerMessage("input", 0, offset, 0.0, 0, {}, b"k", b"v", b"")
+
+
+def test_a_stream_still_acknowledges_the_messages_it_skips() -> None:
+    """The behaviour keep_skipped_messages_unacknowledged guards against: gone, the
+    guard can go too."""
+    source = inspect.getsource(faust.Stream._py_aiter)
+    assert "value = skipped_value" in source
+    assert "do_ack or value is skipped_value" in source
+
+
+def test_the_acknowledgement_of_a_message_no_stream_took_is_dropped() -> None:
+    keep_skipped_messages_unacknowledged()
+    keep_skipped_messages_unacknowledged()  # idempotent: one wrapper, not two
+    app = faust.App(
+        f"faust-private-{uuid.uuid4().hex}",
+        broker="kafka://127.0.0.1:1",
+        store="memory://",
+        web_enabled=False,
+        autodiscover=False,
+    )
+    # The conductor acknowledges the topics the app subscribes to; a started app
+    # indexes them itself.
+    app.topics.add(app.topic("input", **RAW_BYTES))
+    asyncio.run(app.topics._update_indices())
+    consumer = app.consumer
+    consumer._committed_offset[TP("input", 0)] = 0  # as after an assignment
+    skipped, taken = _consumer_message(7), _consumer_message(8)
+    taken.tracked = True  # what a stream does to a message it yields
+    assert not skipped.ack(consumer), "the skipped message's offset must not count as done"
+    assert taken.ack(consumer)
+    assert consumer._acked[TP("input", 0)] == [8]
