@@ -30,6 +30,12 @@ def _archiver() -> ModuleType:
     return archiver.command
 
 
+def _alerts() -> ModuleType:
+    import alerts.command
+
+    return alerts.command
+
+
 def _resolve() -> ModuleType:
     import agents.resolve.command
 
@@ -75,6 +81,7 @@ def _demo() -> ModuleType:
 COMMANDS: dict[str, tuple[Callable[[], ModuleType], str]] = {
     "agents": (_agents, "run the stream agents: engine messages -> archive topic"),
     "archiver": (_archiver, "run an archiver: archive topic -> InfluxDB or files"),
+    "alerts": (_alerts, "run the alerts worker, or check a rules file (alerts check)"),
     "resolve": (_resolve, "print the engine -> model mapping and its sources"),
     "record": (_record, "record a topic into a JSON Lines file"),
     "replay": (_replay, "replay a JSON Lines recording into a topic"),

@@ -145,6 +145,25 @@ class BatchConfig(Section):
     seconds: float = Field(default=0.5, gt=0)
 
 
+class AlertsConfig(Section):
+    """The alerts worker: its rules file, its output topic, and when an idle
+    partition's clock follows the wall clock."""
+
+    # ENGINEWATCH_ALERT_RULES: the YAML rules file; `enginewatch alerts` needs it.
+    alert_rules: Path | None = None
+    alerts_topic: str = Field(default="alerts", min_length=1)
+    # Seconds of wall clock without any archive message on a partition after
+    # which its event-time clock follows the wall clock (alerts/README.md).
+    alerts_idle: float = Field(default=60.0, gt=0)
+
+    @field_validator("alert_rules")
+    @classmethod
+    def _rules_exist(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
+
+
 class Settings(BaseModel):
     """A process's settings: every component's config."""
 
@@ -157,6 +176,7 @@ class Settings(BaseModel):
     state: StateConfig = Field(default_factory=StateConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
 
 def variables() -> dict[str, tuple[str, str]]:

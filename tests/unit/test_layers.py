@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("enginewatch", "agents", "archiver")
+PACKAGES = ("enginewatch", "agents", "archiver", "alerts")
 
 # Each room and the rooms it may import besides itself. Imports inside
 # functions count too: a lazy import is still a dependency.
@@ -19,6 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     CORE: set(),
     "agents": {CORE},
     "archiver": {CORE},
+    "alerts": {CORE},
     "enginewatch.harness": {CORE},
     "enginewatch.tools": {CORE},
     "enginewatch.dashboards": {CORE},
@@ -32,6 +33,7 @@ ALLOWED: dict[str, set[str]] = {
         CORE,
         "agents",
         "archiver",
+        "alerts",
         "enginewatch.tools",
         "enginewatch.dashboards",
         "enginewatch.demo",

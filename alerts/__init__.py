@@ -1,0 +1,1 @@
+"""The alerts worker: rules evaluated over the archive topic's points, in event time."""
