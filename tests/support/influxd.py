@@ -1,4 +1,4 @@
-"""A private InfluxDB 1.x for tests that stop and restart it.
+"""A private InfluxDB 1.x for tests that stop, kill, freeze and restart it.
 
 It runs the same influxd with the same configuration template as
 services/local.sh, on free ports and with its data under the test's own
@@ -7,6 +7,8 @@ directory, so stopping it never touches the shared server on 8086.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 from pathlib import Path
 
@@ -28,7 +30,9 @@ def free_port() -> int:
 
 
 class PrivateInfluxd:
-    """`start()`, `stop()`, `start()` again: the data directory stays."""
+    """`start()`, `stop()` (or `kill()`), `start()` again: the data directory stays.
+    `freeze()` and `thaw()` stop and continue the process (SIGSTOP, SIGCONT): it
+    keeps its connections open and answers nothing meanwhile, as a hung server does."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -38,6 +42,7 @@ class PrivateInfluxd:
         self.config = directory / "influxdb" / "influxdb.conf"
         self.log_path = directory / "influxd.log"
         self.process: Process | None = None
+        self.frozen = False
 
     def start(self, timeout: float = 60.0) -> None:
         self.config.parent.mkdir(parents=True, exist_ok=True)
@@ -59,5 +64,26 @@ class PrivateInfluxd:
     def stop(self) -> None:
         if self.process is None:
             return
+        self.thaw()  # a stopped process would take SIGTERM only once continued
         self.process.stop()
         self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no clean shutdown."""
+        if self.process is None:
+            return
+        self.process.kill()
+        self.process = None
+        self.frozen = False
+
+    def freeze(self) -> None:
+        """SIGSTOP: the server hangs, its sockets stay open."""
+        if self.process is not None and not self.frozen:
+            os.kill(self.process.pid, signal.SIGSTOP)
+            self.frozen = True
+
+    def thaw(self) -> None:
+        """SIGCONT: the server goes on where it stopped."""
+        if self.process is not None and self.frozen:
+            os.kill(self.process.pid, signal.SIGCONT)
+            self.frozen = False
