@@ -32,6 +32,17 @@ PARTITIONS = 4
 OUTSIDE = "Cannot modify table key from outside of stream iteration"
 
 
+def _offline_app() -> faust.App:
+    """An app driven in-process: no broker is ever contacted, nothing is started."""
+    return faust.App(
+        f"faust-private-{uuid.uuid4().hex}",
+        broker="kafka://127.0.0.1:1",
+        store="memory://",
+        web_enabled=False,
+        autodiscover=False,
+    )
+
+
 def test_the_current_event_is_a_context_variable() -> None:
     assert isinstance(faust.streams._current_event, contextvars.ContextVar)
 
@@ -75,13 +86,7 @@ def _write_per_event(made_current: bool) -> tuple[list[str], dict[Any, Any], lis
     """
 
     async def run() -> tuple[list[str], dict[Any, Any], list[tuple[Any, ...]]]:
-        app = faust.App(
-            f"faust-private-{uuid.uuid4().hex}",
-            broker="kafka://127.0.0.1:1",  # never contacted: nothing starts a consumer or producer
-            store="memory://",
-            web_enabled=False,
-            autodiscover=False,
-        )
+        app = _offline_app()
         table = app.Table("carried", default=dict, partitions=PARTITIONS)
         outcomes: list[str] = []
 
@@ -136,13 +141,7 @@ def test_a_batch_is_acknowledged_only_when_told() -> None:
     or raises; acknowledge() acknowledges them."""
 
     async def run() -> list[tuple[bool, ...]]:
-        app = faust.App(
-            f"faust-private-{uuid.uuid4().hex}",
-            broker="kafka://127.0.0.1:1",
-            store="memory://",
-            web_enabled=False,
-            autodiscover=False,
-        )
+        app = _offline_app()
         seen: list[tuple[bool, ...]] = []
         held: list[Any] = []
 
@@ -185,13 +184,7 @@ def test_a_stream_still_acknowledges_the_messages_it_skips() -> None:
 def test_the_acknowledgement_of_a_message_no_stream_took_is_dropped() -> None:
     keep_skipped_messages_unacknowledged()
     keep_skipped_messages_unacknowledged()  # idempotent: one wrapper, not two
-    app = faust.App(
-        f"faust-private-{uuid.uuid4().hex}",
-        broker="kafka://127.0.0.1:1",
-        store="memory://",
-        web_enabled=False,
-        autodiscover=False,
-    )
+    app = _offline_app()
     # The conductor acknowledges the topics the app subscribes to; a started app
     # indexes them itself.
     app.topics.add(app.topic("input", **RAW_BYTES))
