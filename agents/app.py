@@ -52,7 +52,7 @@ STAGE = "agents"
 # full batch under load, a short wait when the stream is quiet.
 BATCH_EVENTS = 1000
 BATCH_SECONDS = 0.05
-# How often one table partition is swept for engines silent for the TTL.
+# How often one table partition is swept for states not written for the TTL.
 SWEEP_SECONDS = 60.0
 
 
