@@ -137,6 +137,13 @@ def _where_matches(where: Mapping[str, TagMatch], tags: Mapping[str, str]) -> bo
     return True
 
 
+def _not_alerts_points(cls: type, measurement: str) -> str:
+    """A rule reads the points the other workers write, never the worker's own."""
+    if measurement == ALERTS_MEASUREMENT:
+        raise ValueError(f"the worker ignores its own {ALERTS_MEASUREMENT!r} points")
+    return measurement
+
+
 class Selector(_Frozen):
     """Which points feed a value: a measurement, a field, tags."""
 
@@ -144,12 +151,7 @@ class Selector(_Frozen):
     field: str = Field(min_length=1)
     where: dict[str, TagMatch] = Field(default_factory=dict)
 
-    @field_validator("measurement")
-    @classmethod
-    def _not_ours(cls, measurement: str) -> str:
-        if measurement == ALERTS_MEASUREMENT:
-            raise ValueError(f"the worker ignores its own {ALERTS_MEASUREMENT!r} points")
-        return measurement
+    _not_ours = field_validator("measurement")(_not_alerts_points)
 
     def matches_tags(self, tags: Mapping[str, str]) -> bool:
         return _where_matches(self.where, tags)
@@ -361,12 +363,7 @@ class Rule(_Thresholds):
             raise ValueError(problem)
         return name
 
-    @field_validator("measurement")
-    @classmethod
-    def _not_ours(cls, measurement: str) -> str:
-        if measurement == ALERTS_MEASUREMENT:
-            raise ValueError(f"the worker ignores its own {ALERTS_MEASUREMENT!r} points")
-        return measurement
+    _not_ours = field_validator("measurement")(_not_alerts_points)
 
     @field_validator("group_by")
     @classmethod

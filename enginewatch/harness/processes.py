@@ -32,6 +32,22 @@ def enginewatch_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "enginewatch.cli", *args]
 
 
+def run_enginewatch(
+    *args: str, env: Mapping[str, str], cwd: Path | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """Run one `enginewatch ARGS` to its end, `env` on top of this environment;
+    its output captured as text, its exit status for the caller to judge."""
+    return subprocess.run(
+        enginewatch_command(*args),
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def settings_env(**settings: str) -> dict[str, str]:
     """ENGINEWATCH_* variables by setting name: `app_id="x"` is `ENGINEWATCH_APP_ID=x`."""
     return {f"ENGINEWATCH_{name.upper()}": value for name, value in settings.items()}

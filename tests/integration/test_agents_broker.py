@@ -7,8 +7,6 @@ already keyed by engine."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +19,7 @@ from enginewatch.core.deadletters import original_value
 from enginewatch.core.points import decode_archive
 from enginewatch.harness import kafka
 from enginewatch.harness.processes import Process as Worker
-from enginewatch.harness.processes import enginewatch_command
+from enginewatch.harness.processes import run_enginewatch
 from tests.support.services import base_env
 from tests.support.waiting import wait_until
 
@@ -165,14 +163,8 @@ def _reported(env: dict[str, str]) -> dict[str, Any]:
 
 
 def _resolved(env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(
-        [*enginewatch_command("resolve", "--reported", "--json")],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = run_enginewatch("resolve", "--reported", "--json", env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
     resolved: dict[str, Any] = json.loads(done.stdout)
     return resolved
 

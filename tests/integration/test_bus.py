@@ -12,8 +12,6 @@ recording, value by value and in each engine's order.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +25,7 @@ from enginewatch.core.deadletters import original_value
 from enginewatch.core.points import Origin, Point, decode_archive
 from enginewatch.harness import kafka
 from enginewatch.harness.processes import Process as Worker
-from enginewatch.harness.processes import enginewatch_command
+from enginewatch.harness.processes import run_enginewatch
 from enginewatch.tools.fleet import build_fleet, engine_map
 from tests.support.services import ROOT, base_env
 
@@ -151,15 +149,7 @@ def test_every_bus_message_through_the_real_agents(
     )
     agents.wait_for_log("Ready")
     command = ["replay", str(RECORDING), "--topic", names["notify"], "--key", "src"]
-    replay = subprocess.run(
-        [*enginewatch_command(), *command],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    replay = run_enginewatch(*command, env=env, cwd=ROOT)
     assert replay.returncode == 0, replay.stderr
     assert f"replayed {len(recording_lines()):,} message(s)" in replay.stderr
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +27,7 @@ from enginewatch.dashboards.panel_queries import (
 )
 from enginewatch.harness import influx, kafka
 from enginewatch.harness.processes import Process as Worker
-from enginewatch.harness.processes import enginewatch_command
+from enginewatch.harness.processes import run_enginewatch
 from tests.support.services import INFLUX_URL, base_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -346,14 +344,10 @@ def load_through_the_pipeline(
     app = unique("app")
     workers(["agents"], base_env(app, engine_map=str(engine_map), **topics), "agents")
     workers(["archiver"], base_env(app, influx_bucket=database, **topics), "archiver")
-    subprocess.run(
-        [*enginewatch_command(), "replay", str(RECORDING), "--topic", notify, "--key", "src"],
-        env={**os.environ, **base_env(app, **topics)},
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-        capture_output=True,
+    replay = run_enginewatch(
+        "replay", str(RECORDING), "--topic", notify, "--key", "src", env=base_env(app, **topics)
     )
+    assert replay.returncode == 0, replay.stderr
     # Every line is valid and yields one point, each at its own millisecond (a
     # jet-status report lists one jet).
     return len(RECORDING.read_bytes().splitlines())

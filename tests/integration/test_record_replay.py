@@ -17,7 +17,7 @@ from enginewatch.core.deadletters import original_value
 from enginewatch.harness.kafka import consume, create_topic, produce
 from enginewatch.harness.kafka import partitions as topic_partitions
 from enginewatch.harness.processes import Process as Worker
-from enginewatch.harness.processes import enginewatch_command
+from enginewatch.harness.processes import enginewatch_command, run_enginewatch
 from tests.support.services import ROOT, base_env
 
 Unique = Callable[[str], str]
@@ -31,15 +31,7 @@ LINES = INVALID.read_bytes().split(b"\n")[:-1]
 def enginewatch(
     *args: str, env: dict[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*enginewatch_command(), *args],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_enginewatch(*args, env=env, cwd=ROOT, timeout=timeout)
 
 
 @pytest.mark.parametrize("recording", sorted(RECORDINGS.glob("*.jsonl")), ids=lambda p: p.name)

@@ -4,7 +4,6 @@ points for its named model, and not one dead letter."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections import Counter
 from collections.abc import Callable
@@ -15,7 +14,7 @@ import orjson
 from enginewatch.core.points import decode_archive
 from enginewatch.harness import kafka
 from enginewatch.harness.processes import Process as Worker
-from enginewatch.harness.processes import enginewatch_command
+from enginewatch.harness.processes import run_enginewatch
 from tests.support.services import ROOT, base_env
 
 PARTITIONS = 4
@@ -24,15 +23,7 @@ START = ["--start", "2024-05-01T12:00:00Z"]
 
 
 def enginewatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*enginewatch_command(), *args],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_enginewatch(*args, env=env, cwd=ROOT)
 
 
 def test_simulated_fleet_through_the_agents_without_dead_letters(

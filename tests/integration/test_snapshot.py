@@ -8,7 +8,6 @@ way InfluxDB 2 does and passes the query on to the real InfluxDB 1.x.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import requests
 from matplotlib.image import imread
 
 from enginewatch.harness import influx
-from enginewatch.harness.processes import enginewatch_command
+from enginewatch.harness.processes import run_enginewatch
 from tests.support.services import INFLUX_URL, ROOT
 
 T0_NS = 1_714_564_800_000_000_000  # 2024-05-01T12:00:00Z
@@ -66,14 +65,7 @@ def loaded(database: str) -> str:
 
 
 def snapshot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*enginewatch_command(), "snapshot", *args],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    return run_enginewatch("snapshot", *args, env=env, cwd=ROOT, timeout=240)
 
 
 def has_red(path: Path) -> bool:
