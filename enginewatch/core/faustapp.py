@@ -14,7 +14,10 @@ import faust
 import uvloop
 from aiokafka.errors import KafkaError
 
-from enginewatch.core.faust_private import keep_skipped_messages_unacknowledged
+from enginewatch.core.faust_private import (
+    commit_only_acknowledged_offsets,
+    keep_skipped_messages_unacknowledged,
+)
 from enginewatch.core.kafka import ToolError, bootstrap_servers, describe, ensure_topic
 from enginewatch.core.settings import KafkaConfig, TopicsConfig
 
@@ -46,6 +49,7 @@ def create_faust_app(kafka: KafkaConfig, role: str, **overrides: Any) -> faust.A
     }
     options.update(overrides)
     keep_skipped_messages_unacknowledged()
+    commit_only_acknowledged_offsets()
     return faust.App(f"{kafka.app_id}-{role}", **options)
 
 

@@ -345,8 +345,9 @@ class Fault:
     # The agents were restarted or rebalanced: a batch may be taken again, so a
     # dead letter may repeat (with the same origin and reason).
     repeats_dead_letters: bool = False
-    # A worker whose batch failed stops (exit 1) for its supervisor to start it
-    # again: the runner does so when the fault may make a batch fail.
+    # A worker whose batch failed, or that was handed input past a gap, stops
+    # (exit 1) for its supervisor to start it again: the runner does so when the
+    # fault may make a batch fail or restarts or rebalances the agents.
     supervised: bool = False
     check: Callable[[Scenario], None] | None = None  # once everything is drained
 
@@ -622,6 +623,12 @@ def scale_agents_to_two(s: Scenario) -> None:
     s.start_agents()
 
 
+def kill_agents(s: Scenario) -> None:
+    s.kill(s.agents[0])
+    time.sleep(RESTART_AFTER)
+    s.start_agents()
+
+
 def kill_archiver(s: Scenario) -> None:
     s.kill(s.archivers[0])
     time.sleep(RESTART_AFTER)
@@ -662,22 +669,27 @@ def the_archiver_waited_for_influxdb(s: Scenario) -> None:
     assert "takes writes again after" in s.archivers[0].log()
 
 
-# Not yet among them: the only agents worker SIGKILLed and restarted. About one
-# run in seven its restarted consumer commits input offsets slowly and stalls
-# short of the end (faust-streaming's fetch loop: a batch fetched before the
-# rebalance's seek moves the read offset past messages the stream then skips).
 FAULTS = [
+    Fault(
+        "agents-sigkill",
+        kill_agents,
+        repeats_dead_letters=True,
+        supervised=True,
+        check=the_second_agents_worker_has_all_input,
+    ),
     Fault(
         "agents-sigterm-one-of-two",
         stop_one_of_two_agents,
         agents=2,
         repeats_dead_letters=True,
+        supervised=True,
         check=the_second_agents_worker_has_all_input,
     ),
     Fault(
         "agents-scaled-to-two",
         scale_agents_to_two,
         repeats_dead_letters=True,
+        supervised=True,
         check=the_second_agents_worker_has_a_share,
     ),
     Fault("archiver-sigkill", kill_archiver),

@@ -2,9 +2,11 @@
 
 These fail when faust-streaming changes: the context variable moves or changes
 kind, take_events starts setting the current event itself (issue #497 fixed:
-the workaround can go), or a table write stops finding its changelog
-partition through the current event. An app with `store="memory://"` is
-driven in-process through an agent's test context: no broker is contacted.
+the workaround can go), a table write stops finding its changelog partition
+through the current event, or the consumer stops committing past gaps and
+unacknowledged offsets (the replacements can go). An app with
+`store="memory://"` is driven in-process through an agent's test context: no
+broker is contacted.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ from typing import Any
 
 import faust
 import faust.streams
+from faust.tables.recovery import Recovery
+from faust.transport.consumer import Consumer
 from faust.types import TP, Message
 from faust.types.tuples import ConsumerMessage
 
+from enginewatch.core.continuity import SkippedInputError
 from enginewatch.core.faust_private import (
+    REPLACED,
     acknowledge,
+    commit_only_acknowledged_offsets,
     keep_skipped_messages_unacknowledged,
     make_current,
     take_unacked_batches,
@@ -196,3 +203,100 @@ def test_the_acknowledgement_of_a_message_no_stream_took_is_dropped() -> None:
     assert not skipped.ack(consumer), "the skipped message's offset must not count as done"
     assert taken.ack(consumer)
     assert consumer._acked[TP("input", 0)] == [8]
+
+
+def _patched_consumer() -> Any:
+    commit_only_acknowledged_offsets()
+    commit_only_acknowledged_offsets()  # idempotent
+    return _offline_app().consumer
+
+
+INPUT = TP("input", 0)
+
+
+def test_faust_commits_past_an_offset_no_stream_acknowledged() -> None:
+    """What commit_only_acknowledged_offsets replaces: one unacknowledged offset after
+    the committed one passes Faust's head check, and any does when nothing was
+    committed. Fixed, the replacement can go."""
+    consumer = _patched_consumer()
+    faust_new_offset = REPLACED["_new_offset"]
+    consumer._committed_offset[INPUT] = 10
+    consumer._acked[INPUT] = [11, 12]
+    assert faust_new_offset(consumer, INPUT) == 13, "offset 10 was never acknowledged"
+    consumer._committed_offset[INPUT] = None
+    consumer._acked[INPUT] = [11, 12]
+    assert faust_new_offset(consumer, INPUT) == 13
+
+
+def test_faust_counts_a_jump_in_fetched_offsets_as_done() -> None:
+    drain = inspect.getsource(Consumer._drain_messages)
+    assert "await self._add_gap(tp, r_offset + 1, offset)" in drain
+    assert "DROPPED MESSAGE ROFF" in drain, "the fetch loop drops messages below its read offset"
+    recovery = inspect.getsource(Recovery.on_recovery_completed)
+    resumed, sought = recovery.index("consumer.resume_partitions("), recovery.index("perform_seek")
+    assert resumed < sought, "stream partitions are resumed before the seek to the commit"
+
+
+def test_a_commit_stops_at_the_first_offset_no_stream_acknowledged() -> None:
+    consumer = _patched_consumer()
+    consumer._committed_offset[INPUT] = 10
+    consumer._acked[INPUT] = [12, 11]
+    assert consumer._new_offset(INPUT) is None
+    consumer._acked[INPUT] += [10, 14]
+    assert consumer._new_offset(INPUT) == 13
+    assert consumer._acked[INPUT] == [14], "what is committed leaves the pending list"
+
+
+def test_nothing_is_committed_while_the_committed_offset_is_unknown() -> None:
+    consumer = _patched_consumer()
+    consumer._acked[INPUT] = [0, 1, 2]
+    assert consumer._new_offset(INPUT) is None
+    consumer._committed_offset[INPUT] = 0  # learnt from the broker at the seek
+    assert consumer._new_offset(INPUT) == 3
+
+
+def test_repeats_below_the_commit_are_dropped() -> None:
+    consumer = _patched_consumer()
+    consumer._committed_offset[INPUT] = 5
+    consumer._acked[INPUT] = [3, 4, 5, 5, 6]
+    assert consumer._new_offset(INPUT) == 7
+    assert consumer._acked[INPUT] == []
+
+
+def test_a_gap_in_fetched_offsets_is_never_counted_as_done() -> None:
+    consumer = _patched_consumer()
+    consumer._committed_offset[INPUT] = 10
+    asyncio.run(consumer._add_gap(INPUT, 11, 20))
+    consumer._acked[INPUT] = [10, 21]
+    assert consumer._new_offset(INPUT) == 11
+
+
+def test_a_batch_after_a_gap_stops_the_worker_and_is_not_handed_out() -> None:
+    async def run() -> tuple[list[int], BaseException | None]:
+        app = _offline_app()
+        handed: list[int] = []
+
+        async def taker(stream: faust.StreamT[bytes]) -> None:
+            async for events in take_unacked_batches(stream, 10, 0.05):
+                handed.extend(e.message.offset for e in events)
+                await acknowledge(stream, events)
+
+        agent = app.agent(app.topic("input", **RAW_BYTES), name="taker")(taker)
+        async with agent.test_context() as tested:
+            await tested.put(b"v", key=b"k", partition=0, wait=False)  # offset 0
+            for _ in range(100):
+                if handed:
+                    break
+                await asyncio.sleep(0.01)
+            tested.sent_offset += 3  # offsets 1 to 3 never come
+            await tested.put(b"v", key=b"k", partition=0, wait=False)
+            for _ in range(100):
+                if app.crash_reason is not None:
+                    break
+                await asyncio.sleep(0.01)
+        return handed, app.crash_reason
+
+    handed, crashed = asyncio.run(run())
+    assert handed == [0]
+    assert isinstance(crashed, SkippedInputError)
+    assert "offsets 1 to 3 never reached this worker" in str(crashed)

@@ -1,0 +1,71 @@
+"""Each partition's input taken in offset order without a gap, or not at all.
+
+A worker's state follows its input partition by partition, in offset order: the
+agents skip an input at or below the position their carried amounts applied, so
+an input taken after a later one of its partition would be skipped as done, and
+its points never written. Kafka hands a consumer each partition in order, but
+Faust's fetch loop now and then loses a message after an assignment
+(enginewatch/core/faust_private.py): the next input a worker sees is then past
+one it never saw.
+`Continuity` notices that before anything of the batch is done, and the worker
+stops; whoever reads the partition next starts at its last commit, before the gap.
+
+A partition's offsets must therefore be contiguous: topics written without
+transactions (whose markers take offsets) and not compacted, as enginewatch's are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """Where an input came from, and in which consumer generation it was fetched."""
+
+    topic: str
+    partition: int
+    offset: int
+    generation: int | None
+
+
+class SkippedInputError(RuntimeError):
+    """Input of a partition never reached the worker; str(exc) says which."""
+
+
+class Continuity:
+    """The next offset expected of each partition: one past the last input taken in
+    the same consumer generation, or its committed position once known.
+
+    `committed(topic, partition)` is the offset the group committed for the
+    partition (the next one to read), or None while the consumer does not know it.
+    """
+
+    def __init__(self, committed: Callable[[str, int], int | None]) -> None:
+        self._committed = committed
+        self._next: dict[tuple[str, int], tuple[int | None, int]] = {}
+
+    def check(self, inputs: Iterable[Taken]) -> None:
+        """Note the inputs of a batch, in the order taken; SkippedInputError when one
+        comes after a gap in its partition. An input at or before the expected
+        offset is a repeat (read again after a seek or a rebalance): not a gap."""
+        for taken in inputs:
+            key = (taken.topic, taken.partition)
+            seen = self._next.get(key)
+            expected: int | None
+            if seen is not None and seen[0] == taken.generation:
+                expected = seen[1]
+            else:
+                # A new assignment: the partition starts again at its commit.
+                expected = self._committed(taken.topic, taken.partition)
+            if expected is not None and taken.offset > expected:
+                raise SkippedInputError(
+                    f"{taken.topic}/{taken.partition}: offsets {expected} to "
+                    f"{taken.offset - 1} never reached this worker, {taken.offset} did"
+                )
+            following = taken.offset + 1
+            self._next[key] = (
+                taken.generation,
+                following if expected is None else max(expected, following),
+            )
