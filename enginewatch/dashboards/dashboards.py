@@ -8,7 +8,7 @@ the tests, the snapshot renderer and anyone else see the dashboards the same way
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from enginewatch.dashboards.interpolation import SERVER_MACROS, referenced_names
+from enginewatch.dashboards.query_columns import select_columns, table_columns
 
 GRID_COLUMNS = 24
 # Grafana's own variables, always defined.
@@ -101,6 +102,7 @@ class Annotation:
     text_column: str
     tags_column: str
     enabled: bool
+    icon_color: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +278,7 @@ def _annotation(data: Mapping[str, Any]) -> Annotation:
         text_column=str(data.get("textColumn", "") or ""),
         tags_column=str(data.get("tagsColumn", "") or ""),
         enabled=bool(data.get("enable", True)),
+        icon_color=str(data.get("iconColor", "") or ""),
     )
 
 
@@ -307,7 +310,9 @@ def find_problems(dashboard: Dashboard, datasource_uids: set[str]) -> list[Probl
     Checks: unique panel ids, every datasource reference resolves to a
     provisioned datasource, every variable used is defined, panels fit the
     24-column grid and do not overlap, every panel query has text and a
-    unique refId.
+    unique refId; a table panel's queries are tables and its overrides and
+    sort name their columns; an annotation has a query over `$timeFilter`
+    whose columns hold its text and tags.
     """
     problems: list[Problem] = []
 
@@ -365,15 +370,80 @@ def find_problems(dashboard: Dashboard, datasource_uids: set[str]) -> list[Probl
         earlier = {v.name for v in dashboard.variables[:index]}
         for unknown in sorted(referenced_names(variable.query) - earlier - BUILTIN_NAMES):
             add(subject, f"uses ${unknown}, not defined before it")
+    for panel in dashboard.panels:
+        if panel.type == "table":
+            for text in _table_problems(panel):
+                add(f"panel {panel.title!r}", text)
     for annotation in dashboard.annotations:
         subject = f"annotation {annotation.name!r}"
         check_uid(annotation.datasource_uid, subject)
         for unknown in sorted(referenced_names(annotation.query) - defined - BUILTIN_NAMES):
             add(subject, f"uses undefined variable ${unknown}")
+        for text in _annotation_problems(annotation):
+            add(subject, text)
     names = [v.name for v in dashboard.variables]
     for repeated in sorted({n for n in names if names.count(n) > 1}):
         add(f"variable ${repeated}", "is defined more than once")
     return problems
+
+
+def _table_problems(panel: Panel) -> Iterator[str]:
+    """A table panel's queries give tables, and what its overrides and sort name exists."""
+    columns: set[str] = set()
+    known = True
+    for target in panel.targets:
+        if target.result_format != "table":
+            yield (
+                f"query {target.ref_id} has resultFormat {target.result_format!r}: "
+                "a table needs 'table'"
+            )
+        found = table_columns(target.query)
+        if found is None:
+            known = False
+        else:
+            columns.update(found)
+    if not known:
+        return  # a column that cannot be named from the text: nothing to compare with
+    shown = set(columns)
+    overrides = (panel.raw.get("fieldConfig") or {}).get("overrides") or []
+    for override in overrides:
+        matcher = override.get("matcher") or {}
+        if matcher.get("id") != "byName":
+            continue
+        name = str(matcher.get("options"))
+        if name not in columns:
+            yield f"an override names column {name!r}, not among {_listed(columns)}"
+            continue
+        for prop in override.get("properties") or []:
+            if prop.get("id") == "displayName":
+                shown.discard(name)
+                shown.add(str(prop.get("value")))
+    for sort in (panel.raw.get("options") or {}).get("sortBy") or []:
+        name = str(sort.get("displayName"))
+        if name not in shown:
+            yield f"sorts by {name!r}, not among its columns {_listed(shown)}"
+
+
+def _annotation_problems(annotation: Annotation) -> Iterator[str]:
+    """An annotation's query is bounded by the time range and holds its text and tags."""
+    if not annotation.query.strip():
+        yield "has no query"
+        return
+    if "$timeFilter" not in annotation.query:
+        # Grafana fetches the events of all time, on every refresh.
+        yield "query has no $timeFilter"
+    selected = select_columns(annotation.query)
+    if selected is None:
+        return
+    wanted = [("textColumn", annotation.text_column)]
+    wanted += [("tagsColumn", c.strip()) for c in annotation.tags_column.split(",") if c.strip()]
+    for key, name in wanted:
+        if name and name not in selected:
+            yield f"{key} {name!r} is not among its query's columns {_listed(selected)}"
+
+
+def _listed(names: Iterable[str]) -> str:
+    return ", ".join(sorted(set(names))) or "none"
 
 
 def structure_problems(dashboard: Dashboard, datasource_uids: set[str]) -> list[str]:

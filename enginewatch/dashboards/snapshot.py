@@ -24,6 +24,7 @@ from pathlib import Path
 from enginewatch.core.influxql import InfluxQLClient, InfluxQueryError
 from enginewatch.core.settings import load_settings
 from enginewatch.dashboards.dashboards import (
+    Annotation,
     Dashboard,
     DashboardError,
     Datasource,
@@ -33,7 +34,7 @@ from enginewatch.dashboards.dashboards import (
     provisioned_datasources,
 )
 from enginewatch.dashboards.interpolation import InterpolationError, TimeRange
-from enginewatch.dashboards.panel_data import table, time_series
+from enginewatch.dashboards.panel_data import Table, table, time_series
 from enginewatch.dashboards.panel_queries import (
     VariableError,
     annotation_queries,
@@ -173,20 +174,31 @@ def snapshot_data(
                 "%s / annotation %s: %s", dashboard.title, annotation.annotation.name, exc
             )
             continue
-        shaped = table(found)
-        columns = [str(c) for c in shaped.columns]
-        tag_columns = [c for c in annotation.annotation.tags_column.split(",") if c]
-        for row in shaped.rows:
-            values = dict(zip(columns, row, strict=True))
-            events.append(
-                AnnotationEvent(
-                    int(values.get("Time") or 0),
-                    str(values.get(annotation.annotation.text_column, "") or ""),
-                    tuple(str(values.get(c, "")) for c in tag_columns),
-                )
-            )
+        events += annotation_events(annotation.annotation, table(found))
     ordered = [results[p.id] for p in dashboard.panels]
     return SnapshotData(dashboard, time_range, variables, ordered, events)
+
+
+def annotation_events(annotation: Annotation, found: Table) -> list[AnnotationEvent]:
+    """An annotation query's rows as events: time, text and tags from the columns
+    the annotation names, in its colour; a tag without a value (a series without
+    that tag) is left out, as Grafana leaves out empty tags."""
+    columns = [str(c) for c in found.columns]
+    tag_columns = [c.strip() for c in annotation.tags_column.split(",") if c.strip()]
+    events = []
+    for row in found.rows:
+        values = dict(zip(columns, row, strict=True))
+        tags = tuple(str(values[c]) for c in tag_columns if values.get(c) not in (None, ""))
+        text = values.get(annotation.text_column)
+        events.append(
+            AnnotationEvent(
+                int(values.get("Time") or 0),
+                "" if text is None else str(text),
+                tags,
+                annotation.icon_color,
+            )
+        )
+    return events
 
 
 def default_dashboards() -> Path:

@@ -1,13 +1,20 @@
 """`enginewatch demo [--seconds S]`: the whole pipeline on the local services, then a summary.
 
 Simulated engines -> `enginewatch agents` -> `enginewatch archiver` -> InfluxDB,
-each a process of its own with its own settings (an app id, topics and a
-database of the demo's own, the simulated fleet's engine map). After the
-simulation it waits until every notification is a point in InfluxDB, prints
-a per-model summary read back from InfluxDB, renders the dashboards into PNG
-files, stops what it started and says how to run the full stack with compose.
-It exits 0 only if data flowed end to end: points in InfluxDB for every
-simulated model, and not one dead letter.
+with `enginewatch alerts` on the archive topic, each a process of its own with
+its own settings (an app id, topics and a database of the demo's own, the
+simulated fleet's engine map, the demo's alert rules: enginewatch.demo.alerts).
+The simulated fleet has its incidents: an engine falls into error for a while,
+one runs hot. After the simulation it waits until every notification is a
+point in InfluxDB and each incident's alert fired and resolved, prints a
+per-model summary and the alerts read back from InfluxDB, renders the
+dashboards into PNG files, stops what it started and says how to run the full
+stack with compose. It exits 0 only if data flowed end to end (points in
+InfluxDB for every simulated model, not one dead letter) and each incident's
+alert fired and resolved.
+
+Faust keeps a data folder per worker (`datadir`); the demo's are under its
+work folder (F_DATADIR, Faust's own variable), not in the working directory.
 """
 
 from __future__ import annotations
@@ -29,6 +36,15 @@ from aiokafka.errors import KafkaError
 from enginewatch.core.influxql import InfluxQLClient, InfluxQueryError, Series
 from enginewatch.core.kafka import ToolError, bootstrap_servers
 from enginewatch.core.settings import Settings, load_settings
+from enginewatch.demo.alerts import (
+    ALERTS_QUERY,
+    DEMO_RULES,
+    Episode,
+    describe_incidents,
+    episodes,
+    format_alerts,
+    missed_incidents,
+)
 from enginewatch.demo.summary import (
     COUNT_ALL,
     QUERIES,
@@ -45,7 +61,13 @@ from enginewatch.harness.processes import (
     settings_env,
 )
 from enginewatch.tools.arguments import positive_float, positive_int
-from enginewatch.tools.fleet import FleetConfig, build_fleet, engine_map, notifications
+from enginewatch.tools.fleet import (
+    FleetConfig,
+    build_fleet,
+    engine_map,
+    incident_plan,
+    notifications,
+)
 from enginewatch.tools.progress import format_duration
 from enginewatch.tools.simulate import write_engine_map
 
@@ -54,9 +76,14 @@ PARTITIONS = 4  # few partitions: the workers start faster on a small machine
 READY_TIMEOUT = 180.0
 DRAIN_TIMEOUT = 90.0
 SNAPSHOT_TIMEOUT = 300.0
+# After the last point: how long the alerts' last transitions may take to reach
+# InfluxDB (alerts worker -> archive topic -> archiver).
+ALERTS_TIMEOUT = 30.0
+WORKERS = ("agents", "alerts", "archiver")
 
 COMPOSE_HELP = """\
-The full stack (Kafka, InfluxDB 2, provisioned Grafana, agents, archiver) runs with Docker Compose:
+The full stack (Kafka, InfluxDB 2, provisioned Grafana, agents, archiver, alerts, Alertmanager)
+runs with Docker Compose:
   docker compose -f compose/docker-compose.yml up -d                  # the stack, for your engines
   docker compose -f compose/docker-compose.yml --profile demo up -d   # plus this simulated fleet
 then open Grafana on http://localhost:3000 (see compose/README.md)."""
@@ -131,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         settings=settings,
         app_id=app_id,
         database=args.database,
-        fleet=FleetConfig(args.engines, args.rate, started, args.seconds, SEED),
+        fleet=FleetConfig(args.engines, args.rate, started, args.seconds, SEED, incidents=True),
         out=args.out,
         workdir=args.work or Path(".run") / "demo" / app_id,
         keep_topics=args.keep_topics,
@@ -166,9 +193,13 @@ class Demo:
             "input": f"{self.app_id}-notify",
             "archive": f"{self.app_id}-archive",
             "dead": f"{self.app_id}-dead-letters",
+            "alerts": f"{self.app_id}-alerts",
         }
         self.map_path = self.workdir / "engines.json"
-        self.models = engine_map(build_fleet(self.fleet.engines, self.fleet.seed))
+        self.rules_path = self.workdir / "alert-rules.yaml"
+        self.engines = build_fleet(self.fleet.engines, self.fleet.seed)
+        self.models = engine_map(self.engines)
+        self.incidents = incident_plan(self.fleet)
         self.children: list[Process] = []
         self.influx = InfluxQLClient(self.settings.influx.url, self.database, timeout=30)
         self.tty = sys.stdout.isatty()
@@ -184,7 +215,9 @@ class Demo:
             self.start_workers()
             expected = self.simulate()
             points = self.drain(expected)
+            alerts = self.wait_for_alerts()
             ok = self.report(expected, points)
+            ok = self.report_alerts(alerts) and ok
             self.snapshots()
             say("\n" + COMPOSE_HELP)
             return 0 if ok else 1
@@ -200,6 +233,8 @@ class Demo:
             f"~{self.fleet.rate:g} notifications/s for {format_duration(self.fleet.duration or 0)}"
         )
         say(f"  app id {self.app_id}, InfluxDB database {self.database}, logs in {self.workdir}/")
+        for line in describe_incidents(self.incidents, self.engines):
+            say(line)
         self.workdir.mkdir(parents=True, exist_ok=True)
         url = self.settings.influx.url
         try:
@@ -219,6 +254,7 @@ class Demo:
                 f"Kafka at {self.bootstrap}: {exc!r}; is it running (`make up`)?"
             ) from None
         write_engine_map(self.map_path, self.models)
+        self.rules_path.write_text(DEMO_RULES, encoding="utf-8")
 
     def start_workers(self) -> None:
         self.env.update(
@@ -230,13 +266,20 @@ class Demo:
                 partitions=str(PARTITIONS),
                 engine_map=str(self.map_path.resolve()),
                 influx_bucket=self.database,
+                alert_rules=str(self.rules_path.resolve()),
+                alerts_topic=self.topics["alerts"],
             )
         )
-        say("starting the agents and the archiver ...")
-        workers = [self._start(name, "-l", "info") for name in ("agents", "archiver")]
+        # Faust's data folders under the work folder: `{conf.name}` is Faust's own
+        # placeholder (each worker's app id), filled in by Faust.
+        faust_dir = self.workdir / "faust"
+        faust_dir.mkdir(parents=True, exist_ok=True)  # Faust makes the last folder only
+        self.env["F_DATADIR"] = str(faust_dir.resolve() / "{conf.name}-data")
+        say("starting the agents, the alerts worker and the archiver ...")
+        workers = [self._start(name, "-l", "info") for name in WORKERS]
         for worker in workers:
             worker.wait_for_log("Ready", READY_TIMEOUT)
-        say("  both ready")
+        say("  all ready")
 
     def simulate(self) -> int:
         """Run the simulator for the demo's time; the number of notifications it sends."""
@@ -249,6 +292,7 @@ class Demo:
             "--duration", f"{fleet.duration:g}",
             "--seed", str(fleet.seed),
             "--start", fleet.start.isoformat().replace("+00:00", "Z"),
+            *(["--incidents"] if fleet.incidents else []),
             name="simulator",
         )  # fmt: skip
         say(f"simulating {expected:,} notifications ...")
@@ -278,6 +322,32 @@ class Demo:
             points = self._points()
         self._end_status()
         return points
+
+    def wait_for_alerts(self) -> list[Episode]:
+        """The alerts InfluxDB holds, once each incident's alert fired and resolved
+        (or the time is up: then what there is)."""
+        deadline = time.monotonic() + ALERTS_TIMEOUT
+        found = episodes(self._query(ALERTS_QUERY))
+        while missed_incidents(self.incidents, self.engines, found):
+            if time.monotonic() > deadline:
+                break
+            self._check_workers()
+            time.sleep(1)
+            found = episodes(self._query(ALERTS_QUERY))
+        return found
+
+    def report_alerts(self, found: list[Episode]) -> bool:
+        """The alerts that fired (and resolved), and whether each incident's did."""
+        start_ms = int(self.fleet.start.timestamp() * 1000)
+        say("\nalerts, read back from InfluxDB (measurement alerts):\n")
+        say(format_alerts(found, start_ms))
+        missed = missed_incidents(self.incidents, self.engines, found)
+        if missed:
+            say(f"NOT FIRED AND RESOLVED: {', '.join(missed)}; see {self.workdir}/alerts.log")
+            return False
+        if self.incidents:
+            say("each incident's alert fired and resolved")
+        return True
 
     def report(self, expected: int, points: int) -> bool:
         results = {name: self._query(query) for name, query in QUERIES.items()}
@@ -310,7 +380,13 @@ class Demo:
             say("\n(no `enginewatch snapshot` in this installation: no dashboard snapshots)")
             return
         say("\nrendering the dashboards ...")
-        child = self._start("snapshot", "--out", str(self.out))
+        # Model detail of the model that fell into error: its alerts on the time axes.
+        chosen = [
+            arg
+            for incident in [i for i in self.incidents if i.kind == "error"][:1]
+            for arg in ("--var", f"model={self.engines[incident.engine].model}")
+        ]
+        child = self._start("snapshot", *chosen, "--out", str(self.out))
         child.wait(SNAPSHOT_TIMEOUT)  # stop() ends it when it takes longer
         pngs = [line for line in child.log().splitlines() if line.endswith(".png")]
         if child.exit_code() != 0 or not pngs:
@@ -346,7 +422,7 @@ class Demo:
 
     def _check_workers(self) -> None:
         for child in self.children:
-            if child.name in ("agents", "archiver"):
+            if child.name in WORKERS:
                 child.check()
 
     def _points(self) -> int:

@@ -28,6 +28,13 @@ and the four more an engine's bus carries (README.md, "Metric reference"):
 Time is a simulated clock in integer microseconds: every engine reports each
 of its taps once a round, and a round lasts as long as the fleet needs to
 publish `rate` notifications per simulated second.
+
+With `incidents`, two engines have trouble on a schedule, so an alert fires
+and resolves (`incident_plan`): the second engine falls into `error` for a
+while and recovers, the third runs hot (CPU above 90 %) for a while. The
+schedule is a share of the run (of each 10 minutes when it runs forever), so a
+short demo sees both begin and end. Without it the fleet is as it always was,
+message for message.
 """
 
 from __future__ import annotations
@@ -93,6 +100,16 @@ STREAM_LENGTH = (180.0, 480.0)
 FIRST_STREAM_LENGTH = (30.0, 300.0)
 P_SKIPPED = 0.2  # an output report that skipped a few records
 
+# Incidents: which engine has which, and when, as shares of the run's length
+# (INCIDENT_PERIOD seconds when the run has none). The hot spell begins first
+# and ends last, so its alert's `for` has room inside a short run.
+ERROR_ENGINE, HOT_ENGINE = 1, 2
+ERROR_SPELL = (0.30, 0.55)
+HOT_SPELL = (0.15, 0.60)
+INCIDENT_PERIOD = 600.0
+HOT_CPU = 95.0  # percent, with a third of the usual noise; never below HOT_CPU_FLOOR
+HOT_CPU_FLOOR = 91.0
+
 
 @dataclass(frozen=True)
 class FleetConfig:
@@ -101,6 +118,7 @@ class FleetConfig:
     start: datetime  # the simulated clock's start, timezone-aware
     duration: float | None = None  # simulated seconds; None runs forever
     seed: int = 1
+    incidents: bool = False  # an engine falls into error, one runs hot (incident_plan)
 
     def __post_init__(self) -> None:
         if self.engines < 1:
@@ -116,6 +134,35 @@ class FleetConfig:
     def round_us(self) -> int:
         """Length of a reporting round in microseconds (at least 1)."""
         return max(1, round(1e6 * self.engines * REPORTS_PER_ROUND / self.rate))
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A spell of trouble of one engine, from `start` to `end` simulated seconds
+    after the run's start, again every `period` seconds."""
+
+    kind: str  # "error" (the engine is in error) or "hot" (its CPU above 90 %)
+    engine: int  # the engine's index
+    start: float
+    end: float
+    period: float
+
+    def active(self, seconds: float) -> bool:
+        return self.start <= seconds % self.period < self.end
+
+
+def incident_plan(config: FleetConfig) -> list[Incident]:
+    """The incidents of the fleet: none without `config.incidents`, else the
+    error engine's and the hot engine's, for those the fleet has."""
+    if not config.incidents:
+        return []
+    period = config.duration or INCIDENT_PERIOD
+    spells = (("error", ERROR_ENGINE, ERROR_SPELL), ("hot", HOT_ENGINE, HOT_SPELL))
+    return [
+        Incident(kind, index, round(low * period, 6), round(high * period, 6), period)
+        for kind, index, (low, high) in spells
+        if index < config.engines
+    ]
 
 
 @dataclass(frozen=True)
@@ -200,7 +247,11 @@ def notifications(config: FleetConfig) -> Iterator[Notification]:
     """The fleet's notifications in time order, for `config.duration` simulated seconds."""
     fleet = build_fleet(config.engines, config.seed)
     start_us = _epoch_us(config.start)
-    sims = [_EngineSim(engine, config.seed, start_us) for engine in fleet]
+    plan = incident_plan(config)
+    sims = [
+        _EngineSim(engine, config.seed, start_us, [i for i in plan if i.engine == engine.index])
+        for engine in fleet
+    ]
     end_us = None if config.duration is None else start_us + round(config.duration * 1e6)
     round_us = config.round_us
     # Messages wait in a heap until no later round can send anything earlier:
@@ -269,8 +320,12 @@ class _EngineSim:
     other messages are the same with or without them.
     """
 
-    def __init__(self, engine: Engine, seed: int, start_us: int) -> None:
+    def __init__(
+        self, engine: Engine, seed: int, start_us: int, incidents: list[Incident] | None = None
+    ) -> None:
         self.engine = engine
+        self.start_us = start_us
+        self.incidents = incidents or []
         self.rng = random.Random(f"{seed}/run/{engine.index}")
         self.bus = random.Random(f"{seed}/bus/{engine.index}")
         self.state = "starting"
@@ -310,8 +365,14 @@ class _EngineSim:
             return emit
 
         emit = sender(rng)
+        in_error_spell = self._in_spell("error", round_start)
         if self.state == "starting":
             self._boot(emit, reload=False)
+        elif in_error_spell:
+            if self.state != "error":
+                self._fail(emit)
+            # It recovers at the first round after the spell.
+            self.rounds_left = 1
         elif self.state in ("error", "paused"):
             self.rounds_left -= 1
             if self.rounds_left <= 0:
@@ -330,6 +391,10 @@ class _EngineSim:
             self._chatter(emit)
         self._bus_reports(sender(self.bus))
         return out
+
+    def _in_spell(self, kind: str, time_us: int) -> bool:
+        seconds = (time_us - self.start_us) / 1e6
+        return any(i.kind == kind and i.active(seconds) for i in self.incidents)
 
     # Lifecycle: init -> running, now and then an error or a pause, and back.
 
@@ -432,7 +497,12 @@ class _EngineSim:
         rejected(3, "manifold.1.records.rejected.by.encoding", 0, "encoding")
 
         busy = records_in / max(engine.input_rps * seconds, 1e-9) if running else 0.0
-        cpu = min(99.5, max(0.3, 4.0 + 45.0 * busy + rng.gauss(0, 3)))
+        noise = rng.gauss(0, 3)
+        if self._in_spell("hot", round_start):
+            # A runaway model: the CPU pinned, whatever the input.
+            cpu = min(99.5, max(HOT_CPU_FLOOR, HOT_CPU + noise / 3))
+        else:
+            cpu = min(99.5, max(0.3, 4.0 + 45.0 * busy + noise))
         report(9, "sys.cpu.utilization", round(cpu, 2))
         drift = rng.gauss(0, engine.memory_base * 0.002) + 20 * accepted
         self.memory = max(engine.memory_base * 0.8, self.memory + drift)

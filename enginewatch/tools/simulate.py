@@ -5,6 +5,8 @@ seed), keyed by their engine (`src`), and are sent in simulated-clock time:
 by default the clock starts now and runs at wall-clock speed, so dashboards
 show a living fleet; `--fast` sends as fast as the broker takes them.
 `--map-out` writes the matching engine map (`{uuid: model name}`) for the agents.
+`--incidents` gives the fleet an engine that falls into error and one that runs
+hot, on a schedule (enginewatch.tools.fleet `incident_plan`), for alerts to fire.
 """
 
 from __future__ import annotations
@@ -84,6 +86,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fast", action="store_true", help="send as fast as possible, not in simulated time"
     )
+    parser.add_argument(
+        "--incidents",
+        action="store_true",
+        help="the second engine falls into error for a while, the third runs hot (CPU above "
+        "90 %%), at shares of --duration (of every 10 minutes without one)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         start=args.start or datetime.now(UTC),
         duration=args.duration,
         seed=args.seed,
+        incidents=args.incidents,
     )
     if args.map_out is not None:
         write_engine_map(args.map_out, engine_map(build_fleet(config.engines, config.seed)))

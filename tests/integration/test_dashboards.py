@@ -1,10 +1,11 @@
 """Honest dashboards without a Grafana server.
 
-tests/recordings/dashboards.jsonl is replayed through the real agents and the
-real archiver into the real InfluxDB; then every variable query, every panel
-query and every annotation query of both dashboards, interpolated exactly as
-Grafana interpolates them (enginewatch.dashboards.interpolation), runs against
-InfluxDB and must return the series the recording implies, by name and value.
+tests/recordings/dashboards.jsonl is replayed through the real agents, the
+real alerts worker (ALERT_RULES) and the real archiver into the real InfluxDB;
+then every variable query, every panel query and every annotation query of
+both dashboards, interpolated exactly as Grafana interpolates them
+(enginewatch.dashboards.interpolation), runs against InfluxDB and must return
+the series the recording implies, by name and value.
 """
 
 from __future__ import annotations
@@ -41,6 +42,22 @@ B1 = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c03"
 U1 = "c0ffee00-1111-4222-8333-444455556604"  # not in the map: model "unknown"
 FRAUD = "fraud/score v2.1"  # a model name that needs regex escaping: / . and a space
 ENGINE_MAP = {A1: FRAUD, A2: FRAUD, B1: "churn"}
+# A2 falls into error at 32.149 s and stays there (EngineError fires); B1 is
+# paused from 45.192 s to 50.206 s (EnginePaused fires and resolves).
+ALERT_RULES = """
+rules:
+  - name: EngineError
+    measurement: engine_status
+    field: code
+    equals: 2
+    severity: critical
+  - name: EnginePaused
+    measurement: engine_status
+    field: code
+    equals: 3
+    severity: warning
+"""
+ALERT_POINTS = 3  # two fired, one resolved
 
 
 # --- what a query must return ----------------------------------------------------
@@ -169,6 +186,19 @@ FLEET: dict[str, Check] = {
         (B1, 1, "running", "churn"),
         (U1, -1, "warming-up", "unknown"),
     ),
+    # Firing at the range's end: A2's error; B1's pause resolved.
+    "Firing alerts": rows(
+        ("Time", "alertname", "severity", "engine", "model", "state", "value"),
+        (T0 + 32_149, "EngineError", "critical", A2, FRAUD, "firing", 2),
+    ),
+}
+ALERT_COLUMNS = ("Time", "alertname", "state", "severity", "engine", "model", "value")
+A2_FIRED = (T0 + 32_149, "EngineError", "firing", "critical", A2, FRAUD, 2)
+B1_FIRED = (T0 + 45_192, "EnginePaused", "firing", "warning", B1, "churn", 3)
+B1_RESOLVED = (T0 + 50_206, "EnginePaused", "resolved", "warning", B1, "churn", 1)
+FLEET_ANNOTATIONS: dict[str, Check] = {
+    "Alerts firing": rows(ALERT_COLUMNS, A2_FIRED, B1_FIRED),
+    "Alerts resolved": rows(ALERT_COLUMNS, B1_RESOLVED),
 }
 
 EVENT_COLUMNS = ("item", "op", "ref", "engine")
@@ -216,6 +246,8 @@ CHURN: dict[str, Check] = {
 CHURN_ANNOTATIONS: dict[str, Check] = {
     "Config events": rows(EVENT_COLUMNS, *events(B1)),
     "End of input": end_of_input((B1, 40_248)),
+    "Alerts firing": rows(ALERT_COLUMNS, B1_FIRED),
+    "Alerts resolved": rows(ALERT_COLUMNS, B1_RESOLVED),
 }
 FRAUD_ALL: dict[str, Check] = {
     "Engine state": Lines({A1: 1, A2: 2}, "last"),
@@ -264,6 +296,8 @@ FRAUD_ALL: dict[str, Check] = {
 FRAUD_ALL_ANNOTATIONS: dict[str, Check] = {
     "Config events": FRAUD_ALL["Config events"],
     "End of input": end_of_input((A1, 52_247)),
+    "Alerts firing": rows(ALERT_COLUMNS, A2_FIRED),
+    "Alerts resolved": rows(ALERT_COLUMNS),
 }
 FRAUD_A2: dict[str, Check] = {
     "Engine state": Lines({A2: 2}, "last"),
@@ -286,6 +320,8 @@ FRAUD_A2: dict[str, Check] = {
 FRAUD_A2_ANNOTATIONS: dict[str, Check] = {
     "Config events": FRAUD_A2["Config events"],
     "End of input": end_of_input(),
+    "Alerts firing": rows(ALERT_COLUMNS, A2_FIRED),
+    "Alerts resolved": rows(ALERT_COLUMNS),
 }
 MODELS = ["churn", FRAUD, "unknown"]
 
@@ -302,7 +338,7 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("Fleet overview", {}, {}, FLEET),
+    Scenario("Fleet overview", {}, {}, FLEET, FLEET_ANNOTATIONS),
     # Opened without choosing: the first model, all its engines (Grafana's defaults).
     Scenario(
         "Model detail",
@@ -334,23 +370,28 @@ SCENARIOS = [
 def load_through_the_pipeline(
     workers: Callable[..., Worker], unique: Callable[[str], str], database: str, tmp_path: Path
 ) -> int:
-    """Replay the recording through agents and archiver; the number of points expected."""
+    """Replay the recording through agents, alerts worker and archiver; the number
+    of points expected."""
     notify, archive, dead = unique("notify"), unique("archive"), unique("dead")
     kafka.create_topic(notify)
     engine_map = tmp_path / "engines.json"
     engine_map.write_text(json.dumps(ENGINE_MAP), encoding="utf-8")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(ALERT_RULES, encoding="utf-8")
     influx.create_database(database)
     topics = {"input_topic": notify, "archive_topic": archive, "dead_letter_topic": dead}
     app = unique("app")
     workers(["agents"], base_env(app, engine_map=str(engine_map), **topics), "agents")
+    alerting = base_env(app, alert_rules=str(rules), alerts_topic=unique("alerts"), **topics)
+    workers(["alerts"], alerting, "alerts")
     workers(["archiver"], base_env(app, influx_bucket=database, **topics), "archiver")
     replay = run_enginewatch(
         "replay", str(RECORDING), "--topic", notify, "--key", "src", env=base_env(app, **topics)
     )
     assert replay.returncode == 0, replay.stderr
     # Every line is valid and yields one point, each at its own millisecond (a
-    # jet-status report lists one jet).
-    return len(RECORDING.read_bytes().splitlines())
+    # jet-status report lists one jet); the alerts worker adds its transitions.
+    return len(RECORDING.read_bytes().splitlines()) + ALERT_POINTS
 
 
 def check_scenario(

@@ -41,6 +41,7 @@ def processes_with(variable: str) -> list[int]:
 
 def test_make_demo(database: str, unique: Callable[[str], str], tmp_path: Path) -> None:
     app_id = unique("demo")
+    data_dirs = set(ROOT.glob("*-data"))
     result = subprocess.run(
         ["make", "--no-print-directory", "demo", f"DEMO_SECONDS={DEMO_SECONDS}"],
         cwd=ROOT,
@@ -59,7 +60,9 @@ def test_make_demo(database: str, unique: Callable[[str], str], tmp_path: Path) 
     assert counts is not None, output
     sent, stored = (int(number.replace(",", "")) for number in counts.groups())
     assert sent == stored > 0
-    assert influx.count_points(database) == stored
+    # Beside them, the alerts worker's transitions (checked below).
+    alert_points = len(influx.rows(database, 'SELECT "state" FROM "alerts"'))
+    assert influx.count_points(database) == stored + alert_points
     assert "; 0 dead letters" in output
 
     # One summary line per simulated model, and InfluxDB holds each model's points.
@@ -70,6 +73,31 @@ def test_make_demo(database: str, unique: Callable[[str], str], tmp_path: Path) 
         assert re.search(r"\b(init|running|error|paused)\b", line), line
     recorded = influx.rows(database, 'SELECT count("count") FROM "records" GROUP BY "model"')
     assert {row["model"] for row in recorded} == models
+
+    # Each incident's alert fired and resolved: in the summary, and in InfluxDB.
+    fleet = build_fleet(5, seed=1)
+    alerts = output.split("alerts, read back from InfluxDB (measurement alerts):")[1]
+    for rule, engine in (("EngineError", fleet[1]), ("HighCPU", fleet[2])):
+        pattern = (
+            rf"  {rule} \(\w+\) on {re.escape(engine.model)} \(engine {engine.src[:8]}\): "
+            r"fired .*, resolved .* after [\d.]+ s"
+        )
+        assert re.search(pattern, alerts), alerts
+    assert "each incident's alert fired and resolved" in output
+    transitions = influx.rows(
+        database, 'SELECT "state" FROM "alerts" GROUP BY "alertname", "engine"'
+    )
+    for rule, engine in (("EngineError", fleet[1]), ("HighCPU", fleet[2])):
+        states = [
+            r["state"] for r in transitions if (r["alertname"], r["engine"]) == (rule, engine.src)
+        ]
+        assert "firing" in states, (rule, states)
+        assert states[-1] == "resolved", (rule, states)
+
+    # Faust's data folders went under the work folder, none into the working directory.
+    assert set(ROOT.glob("*-data")) == data_dirs
+    kept = {path.name for path in (tmp_path / "work" / "faust").iterdir()}
+    assert kept == {f"{app_id}-{worker}-data" for worker in ("agents", "alerts", "archiver")}
 
     # The dashboards were rendered where the output says.
     pngs = [Path(line.strip()) for line in output.splitlines() if line.strip().endswith(".png")]

@@ -19,6 +19,8 @@ import pytest
 import requests
 from matplotlib.image import imread
 
+from enginewatch.dashboards.dashboards import load_dashboard
+from enginewatch.dashboards.render import Canvas
 from enginewatch.harness import influx
 from enginewatch.harness.processes import run_enginewatch
 from tests.support.services import INFLUX_URL, ROOT
@@ -27,6 +29,7 @@ T0_NS = 1_714_564_800_000_000_000  # 2024-05-01T12:00:00Z
 SECOND = 1_000_000_000
 ENGINE_OK, ENGINE_FAILING = "e-ok", "e-failing"
 RED = np.array([0xF2, 0x49, 0x5C])
+FLEET = ROOT / "grafana" / "dashboards" / "fleet-overview.json"
 
 
 def line(measurement: str, tags: dict[str, str], fields: str, second: float) -> str:
@@ -48,6 +51,9 @@ def fleet_points() -> list[str]:
         lines.append(line("engine_events", {**tags, "item": "model", "op": "load"}, 'ref=""', 1))
     failing = {"engine": ENGINE_FAILING, "model": "fraud"}
     lines.append(line("engine_status", failing, 'code=2i,state="error"', 40))
+    # The alerts worker's transitions: the error fires (and is still firing).
+    alert = {**failing, "alertname": "EngineError", "severity": "critical"}
+    lines.append(line("alerts", alert, 'state="firing",firing=1i,value=2', 40))
     return lines
 
 
@@ -68,9 +74,18 @@ def snapshot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     return run_enginewatch("snapshot", *args, env=env, cwd=ROOT, timeout=240)
 
 
-def has_red(path: Path) -> bool:
+def has_red(path: Path, panel: str | None = None) -> bool:
+    """Red anywhere in the snapshot, or in the panel of Fleet overview of that title."""
     pixels = (imread(path)[:, :, :3] * 255).astype(int)
+    if panel is not None:
+        pixels = panel_pixels(pixels, panel)
     return bool((np.abs(pixels - RED).sum(axis=2) < 40).any())
+
+
+def panel_pixels(pixels: np.ndarray, title: str) -> np.ndarray:
+    (found,) = [p for p in load_dashboard(FLEET).panels if p.title == title]
+    left, top, width, height = Canvas(load_dashboard(FLEET)).box(found)
+    return pixels[int(top) : int(top + height), int(left) : int(left + width)]
 
 
 def test_snapshot_writes_one_png_per_dashboard(loaded: str, tmp_path: Path) -> None:
@@ -81,8 +96,11 @@ def test_snapshot_writes_one_png_per_dashboard(loaded: str, tmp_path: Path) -> N
     model = tmp_path / "out" / "enginewatch-model.png"
     assert done.stdout.split() == [str(fleet), str(model)]
     assert imread(fleet).shape[1] == 1600
-    # The failing engine's error state is drawn in the mapping's red.
-    assert has_red(fleet)
+    # The failing engine's error state is drawn in the mapping's red; its alert
+    # is a red mark on the time axes, and a critical row of the firing alerts.
+    assert has_red(fleet, "Engine state")
+    assert has_red(fleet, "CPU utilization by model")
+    assert has_red(fleet, "Firing alerts")
 
 
 def test_snapshot_of_a_quiet_time_range_shows_no_error_state(loaded: str, tmp_path: Path) -> None:
@@ -96,6 +114,7 @@ def test_snapshot_of_a_quiet_time_range_shows_no_error_state(loaded: str, tmp_pa
         "--out", str(tmp_path),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    # Nor an alert: it fired after the range's end.
     assert not has_red(tmp_path / "enginewatch-fleet.png")
 
 

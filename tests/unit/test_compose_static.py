@@ -20,7 +20,8 @@ COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 DOCKERFILE = COMPOSE_DIR / "Dockerfile"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 SUBSTITUTION = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
-PINNED = re.compile(r"^[\w./-]+:\d+(\.\d+)+([-.\w]*)?$")
+# A version, with the `v` some projects tag with (prom/alertmanager:v0.35.0).
+PINNED = re.compile(r"^[\w./-]+:v?\d+(\.\d+)+([-.\w]*)?$")
 
 
 def compose() -> dict[str, Any]:
@@ -42,7 +43,16 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 
 def test_compose_file_parses_with_the_expected_services() -> None:
-    assert set(services()) == {"kafka", "influxdb", "grafana", "agents", "archiver", "simulator"}
+    assert set(services()) == {
+        "kafka",
+        "influxdb",
+        "grafana",
+        "agents",
+        "archiver",
+        "alerts",
+        "alertmanager",
+        "simulator",
+    }
     assert services()["simulator"]["profiles"] == ["demo"]
     for name, service in services().items():
         if name != "simulator":
@@ -208,7 +218,7 @@ def test_restart_policies_and_health_checks() -> None:
             assert "healthcheck" in services()[dependency]
 
 
-@pytest.mark.parametrize("name", ["agents", "archiver"])
+@pytest.mark.parametrize("name", ["agents", "archiver", "alerts"])
 def test_workers_serve_the_web_page_their_health_check_reads(name: str) -> None:
     service = services()[name]
     command = service["command"]
@@ -231,7 +241,7 @@ def dockerfile_copies() -> list[str]:
 
 
 def test_the_image_builds_from_the_repository_root() -> None:
-    for name in ("agents", "archiver", "simulator"):
+    for name in ("agents", "archiver", "alerts", "simulator"):
         build = services()[name]["build"]
         context = (COMPOSE_DIR / build["context"]).resolve()
         assert context == ROOT
@@ -261,3 +271,34 @@ def test_the_dockerfile_ignore_file_lets_the_copied_paths_through() -> None:
     ignore = (COMPOSE_DIR / "Dockerfile.dockerignore").read_text().splitlines()
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
     assert {s.rstrip("/") for s in dockerfile_copies()} <= allowed
+
+
+def test_the_alerts_worker_reads_the_mounted_rules_and_tells_alertmanager() -> None:
+    alerts = services()["alerts"]
+    env = environment(alerts)
+    rules = SUBSTITUTION.match(env["ENGINEWATCH_ALERT_RULES"])
+    assert rules is not None
+    mounts = {spec.split(":")[1]: host_path(spec) for spec in alerts["volumes"]}
+    assert mounts[rules.group(3)] == ROOT / "alerts" / "default-rules.yaml"
+    url = SUBSTITUTION.match(env["ENGINEWATCH_ALERTMANAGER_URL"])
+    assert url is not None
+    assert url.group(3) == "http://alertmanager:9093"
+    assert alerts["depends_on"]["alertmanager"] == {"condition": "service_healthy"}
+
+
+def test_alertmanager_runs_the_pinned_release_with_its_mounted_configuration() -> None:
+    alertmanager = services()["alertmanager"]
+    assert alertmanager["image"] == "prom/alertmanager:v0.35.0"
+    (config,) = [a for a in alertmanager["command"] if a.startswith("--config.file=")]
+    mounts = {spec.split(":")[1]: host_path(spec) for spec in alertmanager["volumes"]}
+    path = mounts[config.split("=", 1)[1]]
+    assert path is not None
+    data = yaml.safe_load(path.read_text())
+    # Every route's receiver is defined: Alertmanager refuses the file otherwise.
+    names = {receiver["name"] for receiver in data["receivers"]}
+    assert data["route"]["receiver"] in names
+    assert "/-/healthy" in " ".join(alertmanager["healthcheck"]["test"])
+
+
+def test_the_demo_fleet_has_its_incidents_for_the_alerts() -> None:
+    assert "--incidents" in services()["simulator"]["command"]

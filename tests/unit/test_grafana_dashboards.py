@@ -39,6 +39,7 @@ MEASUREMENTS = {
     "engine_logs",
     "model_console",
     "jet_status",
+    "alerts",  # the alerts worker's transitions (alerts/stage.py `alert_point`)
 }
 STATE_NAMES = {
     "0": "init",
@@ -102,6 +103,10 @@ def test_current_schema_and_provisioning_friendly_fields(name: str) -> None:
 def test_every_query_uses_the_time_filter_and_grafanas_interval(name: str) -> None:
     dashboard = parse_dashboard(raw_dashboards()[name])
     for panel, target in dashboard.queries():
+        if panel.title == "Firing alerts":
+            # What fires at the range's end, however long ago it fired.
+            assert "time <= ${__to}ms" in target.query
+            continue
         assert "$timeFilter" in target.query, (panel.title, target.query)
         if "GROUP BY time(" in target.query:
             assert re.findall(r"GROUP BY time\(([^)]*)\)", target.query) == [
@@ -315,8 +320,120 @@ def test_interpolation_leaves_nothing_for_influxdb_to_misread(name: str) -> None
     for text in texts:
         assert "$" not in text.replace("$/", ""), text
         assert "[[" not in text, text
-        assert "time >= 1714564800000ms and time <= 1714568400000ms" in text or "SHOW" in text
+        assert (
+            "time >= 1714564800000ms and time <= 1714568400000ms" in text
+            or "time <= 1714568400000ms GROUP BY" in text
+            or "SHOW" in text
+        ), text
         if '"model" =~' in text:
             assert '"model" =~ /^fraud\\/score v2\\.1$/' in text
         if '"engine" =~' in text:
             assert '"engine" =~ /^(e\\.1|e\\|2)$/' in text
+
+
+# Alerts: annotations on both dashboards, the firing ones on Fleet overview.
+
+
+@pytest.mark.parametrize("name", sorted(raw_dashboards()))
+def test_alerts_are_annotations_firing_red_and_resolved_green(name: str) -> None:
+    annotations = {a["name"]: a for a in raw_dashboards()[name]["annotations"]["list"]}
+    firing, resolved = annotations["Alerts firing"], annotations["Alerts resolved"]
+    assert (firing["iconColor"], resolved["iconColor"]) == ("red", "green")
+    assert '"firing" = 1' in firing["query"]
+    assert "\"state\" = 'resolved'" in resolved["query"]
+    for annotation in (firing, resolved):
+        assert 'FROM "alerts"' in annotation["query"]
+        assert annotation["textColumn"] == "alertname"
+        assert {"state", "severity", "engine"} <= set(annotation["tagsColumn"].split(","))
+        if name == "model-detail.json":
+            # By engine alone: every alert has one (a rule's group_by must hold
+            # it), and one grouped by engine only (EngineSilent) has no model tag.
+            assert annotation["query"].split(" WHERE ")[1].startswith('"engine" =~ /^$engine$/ AND')
+            assert '"model" =~' not in annotation["query"]
+
+
+def test_fleet_overview_has_a_table_of_firing_alerts() -> None:
+    (panel,) = [p for p in by_title("Fleet overview")["panels"] if p["title"] == "Firing alerts"]
+    assert panel["type"] == "table"
+    (target,) = panel["targets"]
+    assert target["resultFormat"] == "table"
+    assert 'last("firing")' in target["query"]
+    assert (
+        target["query"]
+        .rstrip()
+        .endswith('WHERE "firing" = 1 GROUP BY "alertname", "severity", "engine", "model"')
+    )
+    names = {
+        o["matcher"]["options"]: next(
+            p["value"] for p in o["properties"] if p["id"] == "displayName"
+        )
+        for o in panel["fieldConfig"]["overrides"]
+    }
+    assert names == {
+        "Time": "Since",
+        "alertname": "Alert",
+        "engine": "Engine",
+        "model": "Model",
+        "severity": "Severity",
+        "state": "State",
+        "value": "Value",
+    }
+    (severity,) = [
+        o for o in panel["fieldConfig"]["overrides"] if o["matcher"]["options"] == "severity"
+    ]
+    (mapping,) = [p["value"][0] for p in severity["properties"] if p["id"] == "mappings"]
+    assert {k: v["color"] for k, v in mapping["options"].items()} == {
+        "critical": "red",
+        "warning": "orange",
+        "info": "blue",
+    }
+
+
+def panel_named(data: dict[str, Any], title: str) -> dict[str, Any]:
+    panels: list[dict[str, Any]] = [p for p in data["panels"] if p["title"] == title]
+    (panel,) = panels
+    return panel
+
+
+def annotation_named(data: dict[str, Any], name: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [a for a in data["annotations"]["list"] if a["name"] == name]
+    (annotation,) = found
+    return annotation
+
+
+def test_check_finds_a_table_query_that_is_not_a_table() -> None:
+    data = fleet()
+    panel_named(data, "Firing alerts")["targets"][0]["resultFormat"] = "time_series"
+    assert problems(data) == [
+        "Fleet overview: panel 'Firing alerts': query A has resultFormat 'time_series': "
+        "a table needs 'table'"
+    ]
+
+
+def test_check_finds_an_override_for_a_column_the_query_lost() -> None:
+    data = fleet()
+    target = panel_named(data, "Firing alerts")["targets"][0]
+    target["query"] = target["query"].replace('SELECT "state", "value" FROM', 'SELECT "value" FROM')
+    assert problems(data) == [
+        "Fleet overview: panel 'Firing alerts': an override names column 'state', not among "
+        "Time, alertname, engine, model, severity, value"
+    ]
+
+
+def test_check_finds_a_sort_by_a_column_not_shown() -> None:
+    data = fleet()
+    panel_named(data, "Firing alerts")["options"]["sortBy"] = [{"displayName": "Time"}]
+    (problem,) = problems(data)
+    assert "panel 'Firing alerts': sorts by 'Time', not among its columns Alert, Engine" in problem
+
+
+def test_check_finds_an_annotation_without_the_time_filter_or_its_text_column() -> None:
+    data = model()
+    firing = annotation_named(data, "Alerts firing")
+    firing["query"] = firing["query"].replace(" AND $timeFilter", "")
+    annotation_named(data, "Alerts resolved")["tagsColumn"] = "state,rule"
+    assert problems(data) == [
+        "Model detail: annotation 'Alerts firing': query has no $timeFilter",
+        "Model detail: annotation 'Alerts resolved': tagsColumn 'rule' is not among its "
+        "query's columns alertname, engine, model, severity, state, value",
+    ]

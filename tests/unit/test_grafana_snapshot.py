@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +26,18 @@ from enginewatch.dashboards.render import (
     HEADER_PX,
     ROW_PX,
     WIDTH_PX,
+    AnnotationEvent,
     PanelResult,
     SnapshotData,
     format_value,
     render,
 )
-from enginewatch.dashboards.snapshot import SnapshotError, parse_assignments, parse_time
+from enginewatch.dashboards.snapshot import (
+    SnapshotError,
+    annotation_events,
+    parse_assignments,
+    parse_time,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = {d.title: d for d in load_dashboards(ROOT / "grafana" / "dashboards")}
@@ -261,3 +268,74 @@ def test_render_draws_every_panel_kind_of_the_model_dashboard(tmp_path: Path) ->
     }
     path = render(SnapshotData(model, span, variables, results), tmp_path / "model.png")
     assert imread(path).shape[1] == WIDTH_PX
+
+
+GREEN = (0x73, 0xBF, 0x69)
+
+
+def alerts_snapshot(firing_rows: list[list[object]]) -> SnapshotData:
+    """Fleet overview with CPU lines, one alert fired and one resolved as annotations,
+    and the firing-alerts table holding `firing_rows`."""
+    fleet = DASHBOARDS["Fleet overview"]
+    span = TimeRange(NOW, NOW + 600_000)
+    cpu = [Series("system", {"model": "m"}, ["time", "sum"],
+                  [[NOW + i * 60_000, 40.0 + i] for i in range(10)])]  # fmt: skip
+    firing = Series(
+        "alerts",
+        {"alertname": "EngineError", "engine": "e1", "model": "m", "severity": "critical"},
+        ["time", "state", "value"],
+        firing_rows,
+    )
+    results = []
+    for panel in fleet.panels:
+        if panel.title == "CPU utilization by model":
+            results.append(PanelResult(panel, time_series(cpu, "$tag_model"), (), 60_000))
+        elif panel.title == "Firing alerts":
+            results.append(PanelResult(panel, (), (table([firing] if firing_rows else []),)))
+        else:
+            results.append(PanelResult(panel))
+    events = [
+        AnnotationEvent(NOW + 200_000, "EngineError", ("firing", "critical", "e1"), "red"),
+        AnnotationEvent(NOW + 400_000, "EngineError", ("resolved", "critical", "e1"), "green"),
+    ]
+    return SnapshotData(fleet, span, {}, results, events)
+
+
+def test_render_marks_alerts_on_time_axes_and_lists_the_firing_ones(tmp_path: Path) -> None:
+    data = alerts_snapshot([[NOW + 200_000, "firing", 2.0]])
+    image = imread(render(data, tmp_path / "alerts.png"))
+    unmarked = imread(render(replace(data, annotations=()), tmp_path / "unmarked.png"))
+    cpu = panel_pixels(image, "Fleet overview", "CPU utilization by model")
+    plain = panel_pixels(unmarked, "Fleet overview", "CPU utilization by model")
+    # The annotations in their colours: red where it fired, green where it resolved
+    # (a close tolerance: the first line of the palette is another green).
+    assert has_colour(cpu, RED)
+    assert has_colour(cpu, GREEN, tolerance=12)
+    assert not has_colour(plain, RED)
+    assert not has_colour(plain, GREEN, tolerance=12)
+    # The firing alert's severity cell, mapped to red; no red without a firing alert.
+    assert has_colour(panel_pixels(image, "Fleet overview", "Firing alerts"), RED)
+    quiet = imread(render(alerts_snapshot([]), tmp_path / "quiet.png"))
+    assert not has_colour(panel_pixels(quiet, "Fleet overview", "Firing alerts"), RED)
+
+
+def test_annotation_events_take_their_columns_and_colour() -> None:
+    (firing,) = [a for a in DASHBOARDS["Fleet overview"].annotations if a.name == "Alerts firing"]
+    found = table(
+        [
+            Series(
+                "alerts",
+                {},
+                ["time", "alertname", "state", "severity", "engine", "model", "value"],
+                [
+                    [NOW, "EngineError", "firing", "critical", "e1", "m", 2.0],
+                    [NOW + 1, "EngineSilent", "no-data", "critical", "e2", None, None],
+                ],
+            )
+        ]
+    )
+    assert annotation_events(firing, found) == [
+        AnnotationEvent(NOW, "EngineError", ("firing", "critical", "e1", "m"), "red"),
+        # A series without a model tag: no empty tag.
+        AnnotationEvent(NOW + 1, "EngineSilent", ("no-data", "critical", "e2"), "red"),
+    ]

@@ -16,9 +16,11 @@ from agents.pipeline import Accepted, handle
 from enginewatch.tools.fleet import (
     REPORTS_PER_ROUND,
     FleetConfig,
+    Incident,
     Notification,
     build_fleet,
     engine_map,
+    incident_plan,
     notifications,
     rfc3339,
 )
@@ -353,3 +355,81 @@ def test_bad_configurations_are_refused(kwargs: dict[str, Any]) -> None:
     config: dict[str, Any] = {"engines": 1, "rate": 10.0, "start": START, **kwargs}
     with pytest.raises(ValueError, match=r"engine|rate|duration|timezone"):
         FleetConfig(**config)
+
+
+# Incidents: an engine in error for a while, one running hot, on a schedule.
+
+
+def test_incident_plan_is_a_share_of_the_run() -> None:
+    assert incident_plan(FleetConfig(5, 100, START, 60)) == []
+    assert incident_plan(FleetConfig(5, 100, START, 60, incidents=True)) == [
+        Incident("error", 1, 18.0, 33.0, 60.0),
+        Incident("hot", 2, 9.0, 36.0, 60.0),
+    ]
+    # A fleet of two has no third engine to run hot; a run without end repeats
+    # the schedule every 10 minutes.
+    assert incident_plan(FleetConfig(2, 100, START, None, incidents=True)) == [
+        Incident("error", 1, 180.0, 330.0, 600.0)
+    ]
+    assert Incident("hot", 2, 90.0, 360.0, 600.0).active(600.0 + 100.0)
+
+
+def seconds_of(message: dict[str, Any]) -> float:
+    moment = datetime.fromisoformat(message["timestamp"].replace("Z", "+00:00"))
+    return (moment - START).total_seconds()
+
+
+@pytest.fixture(scope="module")
+def incident_run() -> list[dict[str, Any]]:
+    return parsed(list(notifications(FleetConfig(5, 100, START, 60, incidents=True))))
+
+
+def test_the_error_engine_is_in_error_through_its_spell_and_recovers(
+    incident_run: list[dict[str, Any]],
+) -> None:
+    engine = build_fleet(5, 1)[1].src
+    states = [
+        (seconds_of(m), m["state"])
+        for m in incident_run
+        if m["src"] == engine and m["type"] == "engine-state"
+    ]
+    errors = [t for t, state in states if state == "error"]
+    # A round lasts 0.6 s here: the error begins in the spell's first round ...
+    assert 18.0 <= errors[-1] < 18.0 + 0.6 * 2
+    # ... and lasts it out: the engine says nothing else until the spell is over,
+    # then reboots into running within a round.
+    after = [(t, state) for t, state in states if t > errors[-1]]
+    assert 33.0 <= after[0][0] < 33.0 + 0.6 * 2
+    assert [state for _, state in after[:2]] == ["init", "running"]
+    health = {
+        m["health"]
+        for m in incident_run
+        if m["src"] == engine and m["type"] == "health" and 19 < seconds_of(m) < 33
+    }
+    assert health == {"fail"}
+
+
+def test_the_hot_engine_runs_above_90_percent_through_its_spell_only(
+    incident_run: list[dict[str, Any]],
+) -> None:
+    engine = build_fleet(5, 1)[2].src
+    cpu = [
+        (seconds_of(m), m["data"])
+        for m in incident_run
+        if m["src"] == engine and m.get("tap") == "sys.cpu.utilization"
+    ]
+    inside = [value for t, value in cpu if 9.0 + 0.6 <= t < 36.0]
+    outside = [value for t, value in cpu if t < 9.0 or t >= 36.0 + 0.6]
+    assert len(inside) > 30
+    assert min(inside) > 90
+    assert outside
+    assert max(outside) < 80
+
+
+def test_incidents_change_nothing_of_the_other_engines() -> None:
+    plain = run(engines=5, rate=100, duration=60)
+    troubled = list(notifications(FleetConfig(5, 100, START, 60, incidents=True)))
+    fleet = build_fleet(5, 1)
+    calm = {fleet[i].src for i in (0, 3, 4)}
+    assert [n.value for n in plain if n.src in calm] == [n.value for n in troubled if n.src in calm]
+    assert [n.value for n in plain] != [n.value for n in troubled]

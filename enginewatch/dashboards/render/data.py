@@ -24,9 +24,13 @@ class PanelResult:
 
 @dataclass(frozen=True, slots=True)
 class AnnotationEvent:
+    """One event of an annotation query; `colour` is its annotation's `iconColor`
+    (a Grafana name or `#hex`; empty: the theme's annotation colour)."""
+
     time_ms: int
     text: str
     tags: tuple[str, ...] = ()
+    colour: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import matplotlib.dates as mdates
 from matplotlib.axes import Axes
 
 from enginewatch.dashboards.render.data import SnapshotData
-from enginewatch.dashboards.render.theme import ANNOTATION, WEAK_TEXT
+from enginewatch.dashboards.render.theme import ANNOTATION, WEAK_TEXT, colour
 
 MS_PER_DAY = 86_400_000
 
@@ -34,8 +34,13 @@ def time_axis(ax: Axes, data: SnapshotData, width: float) -> None:
 
 
 def annotation_lines(ax: Axes, data: SnapshotData) -> None:
-    """The annotation events in the time range as dashed vertical lines."""
+    """The annotation events in the time range as dashed vertical lines in their
+    annotation's colour, each with a marker under the axis, as Grafana draws them."""
     for event in data.annotations:
         if data.time_range.from_ms <= event.time_ms <= data.time_range.to_ms:
-            ax.axvline(day(event.time_ms), color=ANNOTATION, linewidth=0.8, linestyle="--",
-                       alpha=0.8, zorder=1)  # fmt: skip
+            tint = colour(event.colour, ANNOTATION)
+            x = day(event.time_ms)
+            ax.axvline(x, color=tint, linewidth=0.9, linestyle="--", alpha=0.9, zorder=3)
+            # x in data, y in axes fractions: the marker sits on the axis whatever the scale.
+            ax.plot([x], [0.0], marker="^", markersize=5, color=tint, clip_on=False, zorder=4,
+                    transform=ax.get_xaxis_transform())  # fmt: skip
