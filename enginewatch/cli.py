@@ -36,6 +36,12 @@ def _alerts() -> ModuleType:
     return alerts.command
 
 
+def _monitors() -> ModuleType:
+    import monitors.command
+
+    return monitors.command
+
+
 def _resolve() -> ModuleType:
     import agents.resolve.command
 
@@ -82,6 +88,7 @@ COMMANDS: dict[str, tuple[Callable[[], ModuleType], str]] = {
     "agents": (_agents, "run the stream agents: engine messages -> archive topic"),
     "archiver": (_archiver, "run an archiver: archive topic -> InfluxDB or files"),
     "alerts": (_alerts, "run the alerts worker, or check a rules file (alerts check)"),
+    "monitors": (_monitors, "run the monitors worker, or check a monitors file (monitors check)"),
     "resolve": (_resolve, "print the engine -> model mapping and its sources"),
     "record": (_record, "record a topic into a JSON Lines file"),
     "replay": (_replay, "replay a JSON Lines recording into a topic"),

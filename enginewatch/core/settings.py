@@ -164,6 +164,35 @@ class AlertsConfig(Section):
         return path
 
 
+class MonitorsConfig(Section):
+    """The monitors worker: its monitors file."""
+
+    # ENGINEWATCH_MONITORS: the YAML monitors file; `enginewatch monitors` needs it.
+    monitors: Path | None = None
+
+    @field_validator("monitors")
+    @classmethod
+    def _monitors_exist(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
+
+
+class SelfConfig(Section):
+    """What a worker tells about itself: points on the archive topic, and an HTTP port
+    for Prometheus and health checks (README, watching enginewatch)."""
+
+    # ENGINEWATCH_SELF_INTERVAL: seconds between two reports of a worker on
+    # itself; 0 sends none (/metrics still serves the figures).
+    self_interval: float = Field(default=10.0, ge=0)
+    # ENGINEWATCH_METRICS_PORT: /metrics, /healthz and /readyz; unset, no server,
+    # so several workers on one host start without a port clash.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # ENGINEWATCH_READY_SINK_WITHIN: seconds a sink may fail without a success
+    # before /readyz says not ready.
+    ready_sink_within: float = Field(default=30.0, gt=0)
+
+
 class Settings(BaseModel):
     """A process's settings: every component's config."""
 
@@ -177,6 +206,8 @@ class Settings(BaseModel):
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    monitors: MonitorsConfig = Field(default_factory=MonitorsConfig)
+    observe: SelfConfig = Field(default_factory=SelfConfig)
 
 
 def variables() -> dict[str, tuple[str, str]]:

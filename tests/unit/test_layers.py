@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("enginewatch", "agents", "archiver", "alerts")
+PACKAGES = ("enginewatch", "agents", "archiver", "alerts", "monitors")
 
 # Each room and the rooms it may import besides itself. Imports inside
 # functions count too: a lazy import is still a dependency.
@@ -20,6 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "agents": {CORE},
     "archiver": {CORE},
     "alerts": {CORE},
+    "monitors": {CORE},
     "enginewatch.harness": {CORE},
     "enginewatch.tools": {CORE},
     "enginewatch.dashboards": {CORE},
@@ -34,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
         "agents",
         "archiver",
         "alerts",
+        "monitors",
         "enginewatch.tools",
         "enginewatch.dashboards",
         "enginewatch.demo",

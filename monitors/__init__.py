@@ -1,0 +1,1 @@
+"""Monitoring models: data profiles, drift and prediction quality on the models' own streams."""
