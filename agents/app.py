@@ -39,7 +39,9 @@ from agents.state import CARRIED_TABLE, Expiry
 from enginewatch.core.deadletters import dead_letter
 from enginewatch.core.faust_private import acknowledge, make_current, take_unacked_batches
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
+from enginewatch.core.observe import watch_self
 from enginewatch.core.points import Origin
+from enginewatch.core.selfmetrics import StageTimes
 from enginewatch.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ logger = logging.getLogger(__name__)
 # A stable name: the internal topic's name is part of the deployment.
 BY_ENGINE_TOPIC = "by-engine"
 STAGE = "agents"
+# The agents' names, which are also their stages' in the self-metrics.
+ROUTE, DERIVE = "route-by-engine", "derive"
 
 # A batch is what arrived within BATCH_SECONDS, at most BATCH_EVENTS events: a
 # full batch under load, a short wait when the stream is quiet.
@@ -75,25 +79,32 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
         sent += [await send(topic, k, v, None, None, h) for k, v, h in output.messages]
         await asyncio.gather(*sent)
 
-    async def give_up(exc: Exception) -> None:
+    times = StageTimes("agents")
+    watch_self(app, settings, times)
+
+    async def give_up(stage: str, exc: Exception) -> None:
         """A batch that failed is never acknowledged: the worker stops (exit 1), and
         whoever reads the partitions next, this worker restarted or another, takes
         the batch again from the last commit."""
+        times.error(stage)
         logger.critical("a batch failed and none of it is acknowledged; stopping: %r", exc)
         await app.crash(exc)
 
     async def route(stream: faust.StreamT[bytes]) -> None:
         async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
+            started = time.monotonic()
             try:
                 output = stages.route_by_engine([_input(e) for e in events], unknown)
                 await deliver(by_engine.get_topic_name(), output)
             except Exception as exc:
-                return await give_up(exc)
+                return await give_up(ROUTE, exc)
             await acknowledge(stream, events)
+            times.record(ROUTE, len(events), time.monotonic() - started, len(output.rejects))
 
     async def derive(stream: faust.StreamT[bytes]) -> None:
         model_for = resolver.model_for
         async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
+            started = time.monotonic()
             try:
                 batch = [_input(event) for event in events]
                 output = stages.derive_archive(batch, model_for, states, unknown, tutorial)
@@ -106,8 +117,9 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
                     states[engine] = state.to_table(events[index].message.partition, written)
                 expire_silent_engines(events)
             except Exception as exc:
-                return await give_up(exc)
+                return await give_up(DERIVE, exc)
             await acknowledge(stream, events)
+            times.record(DERIVE, len(events), time.monotonic() - started, len(output.rejects))
 
     # A short TTL (a test's) is swept more often than every SWEEP_SECONDS.
     expiry = Expiry(settings.state.ttl, min(SWEEP_SECONDS, settings.state.ttl / 2))
@@ -122,10 +134,10 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
             logger.info("dropped the state of %d engine(s) silent for the TTL", len(engines))
 
     if topics.input_keyed_by_engine:
-        app.agent(input_topic, name="derive")(derive)
+        app.agent(input_topic, name=DERIVE)(derive)
     else:
-        app.agent(input_topic, name="route-by-engine")(route)
-        app.agent(by_engine, name="derive")(derive)
+        app.agent(input_topic, name=ROUTE)(route)
+        app.agent(by_engine, name=DERIVE)(derive)
 
     async def keep_models_fresh() -> None:
         await resolver.keep_fresh()

@@ -12,6 +12,7 @@ and it is consumed again.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import faust
@@ -22,7 +23,9 @@ from archiver.sink import Sink
 from enginewatch.core.deadletters import dead_letter
 from enginewatch.core.faust_private import acknowledge, take_unacked_batches
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
+from enginewatch.core.observe import watch_self
 from enginewatch.core.points import Origin
+from enginewatch.core.selfmetrics import SinkStats, StageTimes
 from enginewatch.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -36,9 +39,10 @@ BATCH_MESSAGES = 1000
 
 
 def create_archiver_app(
-    settings: Settings, role: str, sink_factory: Callable[[], Sink]
+    settings: Settings, role: str, sink_factory: Callable[[], Sink], sink_name: str = "influxdb"
 ) -> faust.App:
-    """The Faust app of one archiver; `role` names its consumer group."""
+    """The Faust app of one archiver; `role` names its consumer group, `sink_name` its
+    sink in the self-metrics."""
     # A batch in flight at a rebalance need not hold it up: whoever gets the
     # partition consumes the batch again, and writing a point twice is harmless.
     app = create_faust_app(settings.kafka, role, stream_wait_empty=False)
@@ -51,15 +55,20 @@ def create_archiver_app(
         sent = await dead_letters.send(key=reject.key, value=message, force=True)
         await sent  # on the broker before the batch is acknowledged
 
+    times, stats = StageTimes(role), SinkStats(role, sink_name)
+    watch_self(app, settings, times, stats)
+
     async def deliver(stream: faust.StreamT[bytes]) -> None:
         sink = sink_factory()
-        delivery = Delivery(sink, send_dead_letter, settings.batch.points)
+        delivery = Delivery(sink, send_dead_letter, settings.batch.points, stats=stats)
         batches = take_unacked_batches(stream, BATCH_MESSAGES, settings.batch.seconds)
         try:
             async for events in batches:
+                started = time.monotonic()
                 try:
-                    await delivery.deliver([_record(event) for event in events])
+                    report = await delivery.deliver([_record(event) for event in events])
                 except Exception as exc:
+                    times.error(AGENT)
                     # Outages are waited out inside deliver; what escapes it is
                     # unexpected. Restarting the agent would read on past the
                     # unacknowledged batch and never commit again: stop instead,
@@ -67,6 +76,7 @@ def create_archiver_app(
                     logger.critical("a batch failed and is not acknowledged; stopping: %r", exc)
                     return await app.crash(exc)
                 await acknowledge(stream, events)
+                times.record(AGENT, len(events), time.monotonic() - started, report.dead_letters)
         finally:
             await sink.close()
 

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    app = create_archiver_app(settings, ROLES[args.sink], sink_factory)
+    app = create_archiver_app(settings, ROLES[args.sink], sink_factory, args.sink)
     try:
         ensure_worker_topics(app, settings.kafka, settings.topics)
     except ToolError as exc:

@@ -29,6 +29,7 @@ from archiver.batch import Record, Reject, Request, Requests
 from archiver.retry import Backoff
 from archiver.sink import Rejected, Sink, TooLarge, Unavailable, describe
 from archiver.transcode import Transcoder
+from enginewatch.core.selfmetrics import SinkStats
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +68,11 @@ class Delivery:
         max_points: int,
         backoff: Backoff | None = None,
         sleep: Sleep = asyncio.sleep,
+        stats: SinkStats | None = None,
     ) -> None:
         self.sink = sink
+        # What the worker reports of its sink (enginewatch/core/selfmetrics.py).
+        self.stats = stats or SinkStats("archiver", sink.description)
         self.dead_letter = dead_letter
         self.max_points = max_points
         self.backoff = backoff or Backoff()
@@ -82,6 +86,7 @@ class Delivery:
     async def deliver(self, records: Sequence[Record]) -> BatchReport:
         started = time.monotonic()
         report = BatchReport(messages=len(records))
+        self.stats.pending = len(records)
         requests = Requests(self.max_points, self.transcoder)
         writing: asyncio.Future[None] | None = None
         try:
@@ -105,6 +110,7 @@ class Delivery:
             await self._send_dead_letter(reject)
             report.dead_letters += 1
         report.duration = time.monotonic() - started
+        self.stats.pending = 0
         if report.messages:
             logger.info("%s", report.log_line())
         return report
@@ -132,6 +138,7 @@ class Delivery:
             if refusal is None:
                 report.points += high - low
                 report.bytes += len(body)
+                self.stats.wrote(high - low, len(body))
             elif high - low == 1 or (
                 isinstance(refusal, Rejected) and refusal.dropped == high - low
             ):
@@ -153,6 +160,7 @@ class Delivery:
         attempt = 0
         while True:
             report.requests += 1
+            self.stats.request()
             try:
                 await self.sink.write(body)
             except (Rejected, TooLarge) as exc:
@@ -161,6 +169,7 @@ class Delivery:
             except Unavailable as exc:
                 attempt += 1
                 report.retries += 1
+                self.stats.retry()
                 self._waiting(self.sink.description, str(exc))
                 await self.sleep(self.backoff.delay(attempt, exc.retry_after))
                 continue

@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 import faust
 
 from enginewatch.core.faust_private import acknowledge, make_current, take_unacked_batches
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
+from enginewatch.core.observe import watch_self
 from enginewatch.core.points import Origin
+from enginewatch.core.selfmetrics import StageTimes
 from enginewatch.core.settings import Settings
 from monitors import stage
 from monitors.config import Monitors
@@ -65,7 +68,11 @@ def create_monitors_app(
     observations = app.topic(internal, partitions=partitions, **RAW_BYTES)
     states = app.Table(MONITOR_STATES_TABLE, default=dict, partitions=partitions)
 
-    async def give_up(exc: Exception) -> None:
+    times = StageTimes(ROLE)
+    watch_self(app, settings, times)
+
+    async def give_up(stage_name: str, exc: Exception) -> None:
+        times.error(stage_name)
         logger.critical("a batch failed and none of it is acknowledged; stopping: %r", exc)
         await app.crash(exc)
 
@@ -77,6 +84,7 @@ def create_monitors_app(
 
     async def intake(stream: faust.StreamT[bytes]) -> None:
         async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
+            started = time.monotonic()
             try:
                 output = stage.intake([_record(event) for event in events], by_topic)
                 await send_all(
@@ -91,8 +99,10 @@ def create_monitors_app(
                         len(output.dead_letters),
                     )
             except Exception as exc:
-                return await give_up(exc)
+                return await give_up(INTAKE, exc)
             await acknowledge(stream, events)
+            seconds = time.monotonic() - started
+            times.record(INTAKE, len(events), seconds, len(output.dead_letters))
 
     def keep(output: MonitorsOutput, current: dict[int, faust.EventT[bytes]]) -> None:
         for key, (partition, value) in output.states.items():
@@ -118,6 +128,7 @@ def create_monitors_app(
 
     async def evaluate(stream: faust.StreamT[bytes]) -> None:
         async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
+            started = time.monotonic()
             try:
                 batch = [_observation(event) for event in events]
                 output = stage.evaluate(batch, monitors, states, references)
@@ -125,8 +136,9 @@ def create_monitors_app(
                 keep(output, {event.message.partition: event for event in events})
                 report(output)
             except Exception as exc:
-                return await give_up(exc)
+                return await give_up(EVALUATE, exc)
             await acknowledge(stream, events)
+            times.record(EVALUATE, len(events), time.monotonic() - started)
 
     app.agent(inputs, name=INTAKE)(intake)
     app.agent(observations, name=EVALUATE)(evaluate)

@@ -31,7 +31,15 @@ def ensure_services() -> None:
 
 
 def base_env(app_id: str, **settings: str) -> dict[str, str]:
-    """ENGINEWATCH_* settings for a test: its own app id, the local services."""
+    """ENGINEWATCH_* settings for a test: its own app id, the local services. The
+    workers send no points on themselves unless a test asks (`self_interval`):
+    most tests compare the archive with what their input gives, point by point."""
     return settings_env(
-        **{"app_id": app_id, "broker": BROKER_URL, "influx_url": INFLUX_URL, **settings}
+        **{
+            "app_id": app_id,
+            "broker": BROKER_URL,
+            "influx_url": INFLUX_URL,
+            "self_interval": "0",
+            **settings,
+        }
     )
