@@ -34,13 +34,14 @@ import faust
 from agents import stages
 from agents.records import Input
 from agents.resolve.resolver import Resolver
+from agents.silence import Silence
 from agents.stages import StageOutput
 from agents.state import CARRIED_TABLE, Expiry
 from enginewatch.core.deadletters import dead_letter
 from enginewatch.core.faust_private import acknowledge, make_current, take_unacked_batches
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
 from enginewatch.core.observe import watch_self
-from enginewatch.core.points import Origin
+from enginewatch.core.points import Origin, Point, encode_archive
 from enginewatch.core.selfmetrics import StageTimes
 from enginewatch.core.settings import Settings
 
@@ -58,6 +59,8 @@ BATCH_EVENTS = 1000
 BATCH_SECONDS = 0.05
 # How often one table partition is swept, at most, for states not written for the TTL.
 SWEEP_SECONDS = 60.0
+# How often an idle input moves the silence clocks on (agents/silence.py).
+IDLE_TICK_SECONDS = 1.0
 
 
 def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
@@ -81,6 +84,17 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
 
     times = StageTimes("agents")
     watch_self(app, settings, times)
+    watch = settings.agents
+    silence = Silence(watch.silent_after, round(watch.silent_min * 1e9), resolver.model_for)
+    derive_topic = input_topic if topics.input_keyed_by_engine else by_engine
+    last_batch = [time.monotonic()]
+
+    def silence_messages(points: list[Point]) -> list[tuple[bytes, bytes, None]]:
+        """Archive messages for silent and returning engines' points, one per engine."""
+        by_engine_points: dict[str, list[Point]] = {}
+        for point in points:
+            by_engine_points.setdefault(point.tags["engine"], []).append(point)
+        return [(e.encode(), encode_archive(ps), None) for e, ps in by_engine_points.items()]
 
     async def give_up(stage: str, exc: Exception) -> None:
         """A batch that failed is never acknowledged: the worker stops (exit 1), and
@@ -108,6 +122,9 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
             try:
                 batch = [_input(event) for event in events]
                 output = stages.derive_archive(batch, model_for, states, unknown, tutorial)
+                if watch.silent_after > 0:
+                    last_batch[0] = started
+                    output.messages.extend(silence_messages(silence.heard(output.heard)))
                 await deliver(topics.archive_topic, output)
                 # Only now, with the points on the broker, are the new states kept:
                 # each goes to the changelog partition of a record of its engine.
@@ -138,6 +155,28 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
     else:
         app.agent(input_topic, name=ROUTE)(route)
         app.agent(by_engine, name=DERIVE)(derive)
+
+    async def idle_input() -> None:
+        """With no input at all for ENGINEWATCH_SILENT_IDLE, the silence clocks of
+        the partitions read here follow the wall clock."""
+        if app.rebalancing:
+            return
+        name = derive_topic.get_topic_name()
+        partitions = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
+        silence.keep_only(partitions)
+        if time.monotonic() - last_batch[0] < watch.silent_idle:
+            return
+        silence.follow_wall_clock(partitions, round(IDLE_TICK_SECONDS * 1e9))
+        messages = silence_messages(silence.due(partitions))
+        if messages:
+            sent = [
+                await app.producer.send(topics.archive_topic, k, v, None, None, None)
+                for k, v, _ in messages
+            ]
+            await asyncio.gather(*sent)
+
+    if watch.silent_after > 0:
+        app.timer(IDLE_TICK_SECONDS, name="idle-input")(idle_input)
 
     async def keep_models_fresh() -> None:
         await resolver.keep_fresh()

@@ -125,11 +125,17 @@ def _jet_status(report: JetStatusReport, tags: dict[str, str], carried: Carried)
     return Derived(points, kept if kept != carried else None)
 
 
+def reported_state(message: EngineState) -> tuple[str, int]:
+    """The state an engine-state message reports, and its code (-1: one not listed)."""
+    state = message.state.lower()
+    return state, STATE_CODES.get(state, -1)
+
+
 def _event_point(message: Message, tags: dict[str, str]) -> Point:
     fields: dict[str, FieldValue]
     if isinstance(message, EngineState):
-        state = message.state.lower()
-        measurement, fields = "engine_status", {"code": STATE_CODES.get(state, -1), "state": state}
+        state, code = reported_state(message)
+        measurement, fields = "engine_status", {"code": code, "state": state}
     elif isinstance(message, EngineConfig):
         measurement, fields = "engine_events", {"ref": _ref_text(message.ref)}
         tags = {**tags, "item": message.item, "op": message.op}

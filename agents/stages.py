@@ -21,16 +21,18 @@ come back with the output, to be kept once it is delivered.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agents import by_engine
+from agents.derive import reported_state
 from agents.grouping import EngineGroups
+from agents.messages import EngineState, OutputReport
 from agents.messages import Message as ParsedMessage
-from agents.messages import OutputReport
 from agents.pipeline import Rejected, derive_input, engine_of, parse_input
 from agents.records import Input, Message, Reject
 from agents.resolve.resolver import UNKNOWN
+from agents.silence import Heard
 from agents.state import CarryState
 from agents.tutorial import tutorial_points
 from enginewatch.core.points import Origin, Point, encode_archive, tag_value_problem
@@ -82,9 +84,11 @@ class DeriveOutput(StageOutput):
     """A derive batch's messages and rejects, and the engine states to keep once
     the messages are on the broker: engine -> (index in the batch of a record of
     that engine, its new state). The record tells the Faust wiring which
-    partition's changelog the state belongs to."""
+    partition's changelog the state belongs to. `heard`: each message applied,
+    in order, for the silent-engine watch (agents/silence.py)."""
 
     states: dict[str, tuple[int, CarryState]]
+    heard: list[Heard] = field(default_factory=list)
 
 
 def derive_archive(
@@ -108,6 +112,7 @@ def derive_archive(
     rejects: list[Reject] = []
     current: dict[str, CarryState] = {}
     changed: dict[str, int] = {}
+    heard: list[Heard] = []
     for index, record in enumerate(batch):
         try:
             inputs = by_engine.decode(record)
@@ -138,6 +143,7 @@ def derive_archive(
                 rejects.append(Reject(origin, too_large, value))
                 continue
             current[engine] = state.after(origin, derived.carried, reported)
+            heard.append(Heard(engine, record.origin.partition, message.time, _state_of(message)))
             renamed = reported is not None and reported != state.reported_model
             if derived.carried is not None or renamed or engine in changed:
                 # Kept with every input applied since: all their points go out with it.
@@ -149,7 +155,11 @@ def derive_archive(
                 groups.add(engine, origin, points, len(value or b""))
     kept = {engine: (index, current[engine]) for engine, index in changed.items()}
     messages = [m for engine, entries in groups.groups() for m in archive_messages(engine, entries)]
-    return DeriveOutput(messages, rejects, kept)
+    return DeriveOutput(messages, rejects, kept, heard)
+
+
+def _state_of(message: ParsedMessage) -> tuple[str, int] | None:
+    return reported_state(message) if isinstance(message, EngineState) else None
 
 
 def _reported_model(message: ParsedMessage) -> str | None:

@@ -96,6 +96,13 @@ class AgentsConfig(Section):
     unknown_types: UnknownTypes = "count"
     # Also the FastScore Grafana tutorial's flattened measurements (agents/tutorial.py).
     tutorial_names: bool = False
+    # An engine is `silent` once it sent nothing for this many times its usual
+    # interval, and for at least SILENT_MIN seconds (agents/silence.py); 0: never.
+    silent_after: float = Field(default=5.0, ge=0)
+    silent_min: float = Field(default=10.0, gt=0)
+    # Seconds of wall clock without any input after which the silence clocks
+    # follow the wall clock: a fleet that stops entirely is silent too.
+    silent_idle: float = Field(default=60.0, gt=0)
 
 
 class StateConfig(Section):

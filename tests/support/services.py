@@ -32,14 +32,16 @@ def ensure_services() -> None:
 
 def base_env(app_id: str, **settings: str) -> dict[str, str]:
     """ENGINEWATCH_* settings for a test: its own app id, the local services. The
-    workers send no points on themselves unless a test asks (`self_interval`):
-    most tests compare the archive with what their input gives, point by point."""
+    workers send no points on themselves and the agents call no engine silent
+    unless a test asks (`self_interval`, `silent_after`): both depend on timing,
+    and most tests compare the archive with what their input gives, point by point."""
     return settings_env(
         **{
             "app_id": app_id,
             "broker": BROKER_URL,
             "influx_url": INFLUX_URL,
             "self_interval": "0",
+            "silent_after": "0",
             **settings,
         }
     )
