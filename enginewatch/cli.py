@@ -84,6 +84,12 @@ def _demo() -> ModuleType:
     return enginewatch.demo.command
 
 
+def _top() -> ModuleType:
+    import enginewatch.top.command
+
+    return enginewatch.top.command
+
+
 COMMANDS: dict[str, tuple[Callable[[], ModuleType], str]] = {
     "agents": (_agents, "run the stream agents: engine messages -> archive topic"),
     "archiver": (_archiver, "run an archiver: archive topic -> InfluxDB or files"),
@@ -96,6 +102,7 @@ COMMANDS: dict[str, tuple[Callable[[], ModuleType], str]] = {
     "snapshot": (_snapshot, "render dashboards from InfluxDB into PNG files"),
     "dashboards": (_dashboards, "check dashboard files before Grafana loads them"),
     "demo": (_demo, "run the whole pipeline on the local services for a minute"),
+    "top": (_top, "a live terminal view of the models, the consumer lag and the stages"),
 }
 
 

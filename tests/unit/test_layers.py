@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "enginewatch.harness": {CORE},
     "enginewatch.tools": {CORE},
     "enginewatch.dashboards": {CORE},
+    "enginewatch.top": {CORE, "enginewatch.tools"},
     "enginewatch.demo": {
         CORE,
         "enginewatch.harness",
@@ -39,6 +40,7 @@ ALLOWED: dict[str, set[str]] = {
         "enginewatch.tools",
         "enginewatch.dashboards",
         "enginewatch.demo",
+        "enginewatch.top",
     },
 }
 # The package markers hold a docstring and the version, nothing to import.
