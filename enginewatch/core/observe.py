@@ -27,8 +27,16 @@ from aiohttp import web
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from enginewatch.core.host import HostSampler
 from enginewatch.core.points import encode_archive
-from enginewatch.core.selfmetrics import REGISTRY, SinkStats, StageTimes, lag_points, readiness
+from enginewatch.core.selfmetrics import (
+    REGISTRY,
+    SinkStats,
+    StageTimes,
+    expose_host,
+    lag_points,
+    readiness,
+)
 from enginewatch.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -47,17 +55,19 @@ def watch_self(
     archive_topic = settings.topics.archive_topic
     worker = stages.worker
     instance = instance_name()
+    host = HostSampler(instance)
 
     async def report() -> None:
         now_ns, now = time.time_ns(), time.monotonic()
-        points = stages.points(instance, now_ns)
+        sample = host.sample(now_ns)
+        expose_host(sample)
+        points = [sample, *stages.points(instance, now_ns)]
         points += lag_points(worker, lags(app), instance, now_ns)
         if sink is not None:
             points.append(sink.point(instance, now_ns, now))
-        if points:
-            await app.producer.send(
-                archive_topic, instance.encode(), encode_archive(points), None, None, None
-            )
+        await app.producer.send(
+            archive_topic, instance.encode(), encode_archive(points), None, None, None
+        )
 
     if config.self_interval > 0:
         app.timer(config.self_interval, name=f"{worker}-self-report")(report)

@@ -9,6 +9,8 @@ are archived and alert rules can fire on them) and serves the same figures on
   seconds, errors, dead letters.
 - `enginewatch_lag` (tags `worker`, `topic`, `partition`, `instance`): messages
   between a partition's end and the group's commit.
+- `enginewatch_host` (enginewatch/core/host.py): the host's and the process's
+  figures, on /metrics as `enginewatch_host_{field}` gauges.
 - `enginewatch_sink` (tags `worker`, `sink`, `instance`): points, bytes, requests
   and retries over the interval, seconds since the last success, and the
   archive messages of the batch being written (`pending_messages`).
@@ -233,6 +235,22 @@ class SinkStats:
         }
         tags = {"worker": self.worker, "sink": self.sink, "instance": instance}
         return Point(SINK, tags, fields, time_ns)
+
+
+_HOST_GAUGES: dict[str, Gauge] = {}
+
+
+def expose_host(point: Point) -> None:
+    """Set /metrics' host gauges (`enginewatch_host_{field}`) from a host sample."""
+    for name, value in point.fields.items():
+        if not isinstance(value, int | float):
+            continue
+        gauge = _HOST_GAUGES.get(name)
+        if gauge is None:
+            gauge = _HOST_GAUGES[name] = Gauge(
+                f"enginewatch_host_{name}", f"The host's {name}, as last sampled", registry=REGISTRY
+            )
+        gauge.set(value)
 
 
 def readiness(

@@ -101,6 +101,10 @@ def test_readyz_follows_the_sink_through_an_influxdb_outage(
     # The archiver also archives its own reports: their messages count as its events.
     assert wait_until(lambda: _sum(DATABASE, influxd.url, stage_events) >= FIRST + SECOND)
     assert _sum(DATABASE, influxd.url, "SELECT sum(retries) FROM enginewatch_sink") > 0
+    host = influx.rows(DATABASE, "SELECT last(memory_percent) FROM enginewatch_host", influxd.url)
+    assert host, "no host points"
+    assert 0 < host[0]["last"] <= 100
+    assert 0 < lines["enginewatch_host_memory_percent"] <= 100
     archiver.check()
 
 
