@@ -9,6 +9,9 @@ Faust's fetch loop now and then loses a message after an assignment
 one it never saw.
 `Continuity` notices that before anything of the batch is done, and the worker
 stops; whoever reads the partition next starts at its last commit, before the gap.
+When nothing comes after the lost input, the gap shows otherwise: the worker
+waits for input while the partition holds some past what it was handed
+(`unread`), and stops too.
 
 A partition's offsets must therefore be contiguous: topics written without
 transactions (whose markers take offsets) and not compacted, as enginewatch's are.
@@ -46,19 +49,35 @@ class Continuity:
         self._committed = committed
         self._next: dict[tuple[str, int], tuple[int | None, int]] = {}
 
+    def expected(self, topic: str, partition: int, generation: int | None) -> int | None:
+        """The next offset the partition should hand this worker, if known."""
+        seen = self._next.get((topic, partition))
+        if seen is not None and seen[0] == generation:
+            return seen[1]
+        return self._committed(topic, partition)
+
+    def unread(
+        self, topic: str, partition: int, generation: int | None, end: int | None
+    ) -> SkippedInputError | None:
+        """For a worker that waits for input: the error to stop with when the
+        partition holds input past the next offset expected (its end is `end`),
+        which can only be input lost on its way to the worker; else None."""
+        expected = self.expected(topic, partition, generation)
+        if expected is None or end is None or end <= expected:
+            return None
+        return SkippedInputError(
+            f"{topic}/{partition}: offsets {expected} to {end - 1} are on the broker, "
+            "and none reached this worker while it waited for input"
+        )
+
     def check(self, inputs: Iterable[Taken]) -> None:
         """Note the inputs of a batch, in the order taken; SkippedInputError when one
         comes after a gap in its partition. An input at or before the expected
         offset is a repeat (read again after a seek or a rebalance): not a gap."""
         for taken in inputs:
             key = (taken.topic, taken.partition)
-            seen = self._next.get(key)
-            expected: int | None
-            if seen is not None and seen[0] == taken.generation:
-                expected = seen[1]
-            else:
-                # A new assignment: the partition starts again at its commit.
-                expected = self._committed(taken.topic, taken.partition)
+            # In a new assignment the partition starts again at its commit.
+            expected = self.expected(taken.topic, taken.partition, taken.generation)
             if expected is not None and taken.offset > expected:
                 raise SkippedInputError(
                     f"{taken.topic}/{taken.partition}: offsets {expected} to "

@@ -30,7 +30,9 @@ tests/unit/test_faust_private.py fails when Faust changes any of these behaviour
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from functools import partial
@@ -63,15 +65,63 @@ async def take_unacked_batches(
     """
     # An agent is given a faust.Stream; only its interface StreamT is declared.
     batches = cast(faust.Stream[T], stream).noack_take(max_events, within_seconds)
-    continuity = Continuity(partial(committed_position, stream.app))
-    async for batch in cast(AsyncIterator[Sequence[faust.EventT[T]]], batches):
-        try:
-            continuity.check(_taken(event.message) for event in batch)
-        except SkippedInputError as exc:
-            logger.critical("input was skipped (%s); stopping, none of the batch is done", exc)
-            await stream.app.crash(exc)
-            return
-        yield batch
+    app = stream.app
+    continuity = Continuity(partial(committed_position, app))
+    waiting = _Waiting()
+    watch = asyncio.ensure_future(_watch_for_unread_input(stream, continuity, waiting))
+    try:
+        async for batch in cast(AsyncIterator[Sequence[faust.EventT[T]]], batches):
+            waiting.since = None
+            try:
+                continuity.check(_taken(event.message) for event in batch)
+            except SkippedInputError as exc:
+                logger.critical("input was skipped (%s); stopping, none of the batch is done", exc)
+                await app.crash(exc)
+                return
+            yield batch
+            waiting.since = time.monotonic()
+    finally:
+        watch.cancel()
+
+
+# A worker that has waited this long for input while its partition holds some it
+# was never handed stops (Kafka hands a waiting consumer new input in milliseconds).
+UNREAD_SECONDS = 20.0
+UNREAD_CHECK_SECONDS = 5.0
+
+
+class _Waiting:
+    """Since when (monotonic) an agent waits for its next batch; None while it works."""
+
+    def __init__(self) -> None:
+        self.since: float | None = time.monotonic()
+
+
+async def _watch_for_unread_input(
+    stream: faust.StreamT[T], continuity: Continuity, waiting: _Waiting
+) -> None:
+    """Stop the worker when its agent waited UNREAD_SECONDS for input while one of
+    its partitions holds input past what it was handed: lost input with nothing
+    after it, which `Continuity.check` cannot see."""
+    app = stream.app
+    topics = set(getattr(stream.channel, "topics", ()))
+    while True:
+        await asyncio.sleep(UNREAD_CHECK_SECONDS)
+        since = waiting.since
+        if since is None or time.monotonic() - since < UNREAD_SECONDS:
+            continue
+        if app.rebalancing or app.in_recovery:
+            continue
+        generation = app.consumer_generation_id
+        for tp in app.assignor.assigned_actives():
+            if tp.topic not in topics:
+                continue
+            end = app.consumer.highwater(tp)
+            problem = continuity.unread(tp.topic, tp.partition, generation, end)
+            if problem is not None:
+                logger.critical("input was skipped (%s); stopping", problem)
+                await app.crash(problem)
+                return
 
 
 def _taken(message: Message) -> Taken:

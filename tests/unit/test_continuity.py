@@ -71,3 +71,29 @@ def test_partitions_are_apart() -> None:
     continuity.check([*_taken(0, 1), *_taken(100, 101, partition=1), *_taken(2)])
     with pytest.raises(SkippedInputError, match="notify/1"):
         continuity.check(_taken(103, partition=1))
+
+
+def test_input_on_the_broker_past_what_was_handed_out_is_unread() -> None:
+    continuity = _continuity({("notify", 0): 10})
+    continuity.check(_taken(10, 11))
+    assert continuity.unread("notify", 0, 1, end=12) is None, "all handed out"
+    problem = continuity.unread("notify", 0, 1, end=15)
+    assert problem is not None
+    assert "notify/0: offsets 12 to 14 are on the broker" in str(problem)
+
+
+def test_unread_before_any_input_counts_from_the_commit() -> None:
+    continuity = _continuity({("notify", 0): 10})
+    assert continuity.unread("notify", 0, 1, end=10) is None
+    assert "offsets 10 to 10" in str(continuity.unread("notify", 0, 1, end=11))
+    # Neither the end nor the commit known yet: nothing to say.
+    assert _continuity().unread("notify", 0, 1, end=11) is None
+    assert continuity.unread("notify", 0, 1, end=None) is None
+
+
+def test_unread_follows_the_generation() -> None:
+    continuity = _continuity({("notify", 0): 5})
+    continuity.check(_taken(5, 6, 7))
+    assert continuity.unread("notify", 0, 1, end=8) is None
+    # Reassigned: the partition is read again from its commit.
+    assert continuity.unread("notify", 0, 2, end=8) is not None
