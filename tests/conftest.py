@@ -11,6 +11,7 @@ import pytest
 
 from enginewatch.harness import influx
 from enginewatch.harness.processes import Process, enginewatch_command
+from tests.support.influxd import PrivateInfluxd
 from tests.support.services import ensure_services
 
 IGNORED_TOPIC = "Ignoring missing topic"  # what Faust's partition assignor logs
@@ -20,6 +21,15 @@ IGNORED_TOPIC = "Ignoring missing topic"  # what Faust's partition assignor logs
 def services() -> None:
     """Kafka and InfluxDB on loopback, started when absent (never skipped)."""
     ensure_services()
+
+
+@pytest.fixture
+def influxd(tmp_path: Path) -> Iterator[PrivateInfluxd]:
+    """An InfluxDB of the test's own, on a free port, to stop, kill or freeze."""
+    server = PrivateInfluxd(tmp_path / "influxd")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

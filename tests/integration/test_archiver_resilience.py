@@ -8,10 +8,8 @@ unacknowledged: the committed offsets must not pass what InfluxDB took.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from enginewatch.core.points import Point
 from enginewatch.harness import kafka
@@ -23,14 +21,6 @@ from tests.support.waiting import wait_until
 
 DATABASE = "enginewatch_resilience"
 FIRST, SECOND = 200, 300
-
-
-@pytest.fixture
-def influxd(tmp_path: Path) -> Iterator[PrivateInfluxd]:
-    server = PrivateInfluxd(tmp_path / "influxd")
-    server.start()
-    yield server
-    server.stop()
 
 
 class Scenario:

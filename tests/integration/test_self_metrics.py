@@ -3,10 +3,8 @@ outage, /metrics, and the self-report points that reach InfluxDB."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 import requests
 
 from enginewatch.harness import influx, kafka
@@ -19,14 +17,6 @@ from tests.support.waiting import wait_until
 DATABASE = "selfmetrics"
 FIRST, SECOND = 100, 150
 SINK_WITHIN = 2.0
-
-
-@pytest.fixture
-def influxd(tmp_path: Path) -> Iterator[PrivateInfluxd]:
-    server = PrivateInfluxd(tmp_path / "influxd")
-    server.start()
-    yield server
-    server.stop()
 
 
 def _get(port: int, path: str) -> tuple[int, str]:
