@@ -219,12 +219,10 @@ def test_restart_policies_and_health_checks() -> None:
 
 
 @pytest.mark.parametrize("name", ["agents", "archiver", "alerts"])
-def test_workers_serve_the_web_page_their_health_check_reads(name: str) -> None:
+def test_workers_serve_the_readiness_their_health_check_reads(name: str) -> None:
     service = services()[name]
-    command = service["command"]
-    assert "--with-web" in command
-    port = command[command.index("--web-port") + 1]
-    assert f":{port}/" in " ".join(service["healthcheck"]["test"])
+    port = service["environment"]["ENGINEWATCH_METRICS_PORT"]
+    assert f"127.0.0.1:{port}/readyz" in " ".join(service["healthcheck"]["test"])
 
 
 def pyproject() -> dict[str, Any]:
