@@ -49,6 +49,10 @@ class Continuity:
         self._committed = committed
         self._next: dict[tuple[str, int], tuple[int | None, int]] = {}
 
+    def topics(self) -> set[str]:
+        """The topics inputs were taken from."""
+        return {topic for topic, _ in self._next}
+
     def expected(self, topic: str, partition: int, generation: int | None) -> int | None:
         """The next offset the partition should hand this worker, if known."""
         seen = self._next.get((topic, partition))

@@ -104,7 +104,8 @@ async def _watch_for_unread_input(
     its partitions holds input past what it was handed: lost input with nothing
     after it, which `Continuity.check` cannot see."""
     app = stream.app
-    topics = set(getattr(stream.channel, "topics", ()))
+    channel_topics = set(getattr(stream.channel, "topics", None) or ())
+    suspects: dict[TP, tuple[float, int | None]] = {}
     while True:
         await asyncio.sleep(UNREAD_CHECK_SECONDS)
         since = waiting.since
@@ -113,15 +114,29 @@ async def _watch_for_unread_input(
         if app.rebalancing or app.in_recovery:
             continue
         generation = app.consumer_generation_id
-        for tp in app.assignor.assigned_actives():
-            if tp.topic not in topics:
-                continue
-            end = app.consumer.highwater(tp)
-            problem = continuity.unread(tp.topic, tp.partition, generation, end)
+        topics = channel_topics | continuity.topics()
+        read = [tp for tp in app.assignor.assigned_actives() if tp.topic in topics]
+        if not read:
+            continue
+        # The broker's own end offsets: a partition Faust stopped fetching keeps
+        # the end it had when it stopped.
+        ends = await app.consumer.highwaters(*read)
+        if waiting.since != since:
+            continue  # a batch came meanwhile
+        # Input that came just now may not have reached the worker yet: only input
+        # unread at two checks in a row, with nothing taken between them, counts.
+        unread: dict[TP, tuple[tuple[float, int | None], SkippedInputError]] = {}
+        for tp in read:
+            problem = continuity.unread(tp.topic, tp.partition, generation, ends.get(tp))
             if problem is not None:
+                expected = continuity.expected(tp.topic, tp.partition, generation)
+                unread[tp] = ((since, expected), problem)
+        for tp, (seen, problem) in unread.items():
+            if suspects.get(tp) == seen:
                 logger.critical("input was skipped (%s); stopping", problem)
                 await app.crash(problem)
                 return
+        suspects = {tp: seen for tp, (seen, _) in unread.items()}
 
 
 def _taken(message: Message) -> Taken:

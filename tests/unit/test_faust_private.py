@@ -19,11 +19,13 @@ from typing import Any
 
 import faust
 import faust.streams
+import pytest
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
 from faust.types import TP, Message
 from faust.types.tuples import ConsumerMessage
 
+from enginewatch.core import faust_private
 from enginewatch.core.continuity import SkippedInputError
 from enginewatch.core.faust_private import (
     REPLACED,
@@ -300,3 +302,42 @@ def test_a_batch_after_a_gap_stops_the_worker_and_is_not_handed_out() -> None:
     assert handed == [0]
     assert isinstance(crashed, SkippedInputError)
     assert "offsets 1 to 3 never reached this worker" in str(crashed)
+
+
+def test_a_worker_waiting_while_its_partition_holds_unread_input_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Input lost with nothing after it: the broker's end is past what the agent
+    was handed, and it waits. Two checks in a row see it; then the worker stops."""
+    monkeypatch.setattr(faust_private, "UNREAD_SECONDS", 0.2)
+    monkeypatch.setattr(faust_private, "UNREAD_CHECK_SECONDS", 0.05)
+
+    async def run() -> tuple[list[int], BaseException | None]:
+        app = _offline_app()
+        handed: list[int] = []
+        input_tp = TP("input", 0)
+
+        async def ends(*tps: TP) -> dict[TP, int]:
+            return {tp: 4 for tp in tps}  # offsets 1 to 3 are on the broker
+
+        monkeypatch.setattr(app.consumer, "highwaters", ends)
+        monkeypatch.setattr(app.assignor, "assigned_actives", lambda: {input_tp})
+
+        async def taker(stream: faust.StreamT[bytes]) -> None:
+            async for events in take_unacked_batches(stream, 10, 0.05):
+                handed.extend(e.message.offset for e in events)
+                await acknowledge(stream, events)
+
+        agent = app.agent(app.topic("input", **RAW_BYTES), name="taker")(taker)
+        async with agent.test_context() as tested:
+            await tested.put(b"v", key=b"k", partition=0, wait=False)  # offset 0 only
+            for _ in range(200):
+                if app.crash_reason is not None:
+                    break
+                await asyncio.sleep(0.01)
+        return handed, app.crash_reason
+
+    handed, crashed = asyncio.run(run())
+    assert handed == [0]
+    assert isinstance(crashed, SkippedInputError)
+    assert "input/0: offsets 1 to 3 are on the broker" in str(crashed)
