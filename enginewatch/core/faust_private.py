@@ -197,8 +197,9 @@ def commit_only_acknowledged_offsets() -> None:
     offset is 0 or unknown. When its fetch loop loses a message, both commit
     input nothing processed.
     Here a commit reaches only as far as the acknowledged offsets run on without
-    a gap from the committed one, and where a partition without a commit starts
-    is learnt from the broker (its earliest offset, where the consumer starts it).
+    a gap from the committed one, and a partition without a commit is sought
+    to its earliest offset (where the consumer starts it) as a committed one is
+    sought to its commit, so input fetched before the seek is read again.
     A dropped message then holds the commits back, and stops the worker when the
     input after it is taken (`take_unacked_batches`).
     Idempotent; every worker calls it when its app is made.
@@ -221,6 +222,10 @@ def commit_only_acknowledged_offsets() -> None:
             earliest = await self.earliest_offsets(*unknown)
             for tp in unknown:
                 if tp in earliest and self._committed_offset.get(tp) is None:
+                    # Faust's seek leaves a partition without a commit where the
+                    # fetches before it left it: what they fetched and no stream
+                    # took would be skipped. Back to the start, as for a commit.
+                    await self.seek(tp, earliest[tp])
                     self._committed_offset[tp] = earliest[tp]
 
     for patched in (acknowledged_offset, no_gap, perform_seek):
