@@ -33,7 +33,9 @@ from alerts.stage import AlertsOutput, ArchiveInput
 from alerts.state import ALERT_STATES_TABLE
 from enginewatch.core.faust_private import acknowledge, make_current, take_unacked_batches
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
+from enginewatch.core.observe import watch_self
 from enginewatch.core.points import Origin
+from enginewatch.core.selfmetrics import StageTimes
 from enginewatch.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ def create_alerts_app(settings: Settings, rules: Rules, partitions: int) -> faus
         for key, (partition, value) in output.states.items():
             if partition not in current:
                 # Held here: Faust keeps only a weak reference to its current event.
-                current[partition] = _partition_event(app, archive_topic, partition)
+                current[partition] = partition_event(app, archive_topic, partition)
             make_current(current[partition])
             if value is not None:
                 states[key] = value
@@ -94,12 +96,17 @@ def create_alerts_app(settings: Settings, rules: Rules, partitions: int) -> faus
                 c.overflow,
             )
 
+    times = StageTimes("alerts")
+    watch_self(app, settings, times)
+
     async def give_up(exc: Exception) -> None:
+        times.error(AGENT)
         logger.critical("a batch failed and none of it is acknowledged; stopping: %r", exc)
         await app.crash(exc)
 
     async def evaluate(stream: faust.StreamT[bytes]) -> None:
         async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
+            started = time.monotonic()
             try:
                 async with turn:
                     batch = [_input(event) for event in events]
@@ -110,6 +117,7 @@ def create_alerts_app(settings: Settings, rules: Rules, partitions: int) -> faus
             except Exception as exc:
                 return await give_up(exc)
             await acknowledge(stream, events)
+            times.record(AGENT, len(events), time.monotonic() - started)
 
     app.agent(archive, name=AGENT)(evaluate)
 
@@ -142,7 +150,7 @@ def _input(event: faust.EventT[bytes]) -> ArchiveInput:
     return ArchiveInput(Origin(message.topic, message.partition, message.offset), event.value)
 
 
-def _partition_event(app: faust.App, topic: str, partition: int) -> faust.EventT[bytes]:
+def partition_event(app: faust.App, topic: str, partition: int) -> faust.EventT[bytes]:
     """An event of `partition` that no message brought: what a table write made
     outside of a batch (an idle partition's tick) needs to find its changelog
     partition. It carries nothing and is never acknowledged."""

@@ -1,9 +1,14 @@
 """`enginewatch alerts [FAUST WORKER OPTIONS]`: run the alerts worker.
+`enginewatch alerts deliver [FAUST WORKER OPTIONS]`: run the delivery worker.
 `enginewatch alerts check [RULES]`: check a rules file and list its rules.
+`enginewatch alerts replay RECORDING [--rules RULES]`: what would have fired.
 
 The worker needs ENGINEWATCH_ALERT_RULES; a wrong rule stops its start with
-one line naming the file, the rule and the field (exit 2). `check` exits 0
-when the file is good, 1 when it is not, 2 when no file is named.
+one line naming the file, the rule and the field (exit 2). The delivery
+worker needs ENGINEWATCH_ALERTMANAGER_URL or ENGINEWATCH_ALERT_WEBHOOKS (exit
+2 without). `check` exits 0 when the file is good, 1 when it is not, 2 when
+no file is named; `replay` 0, or 1 when the rules or the recording cannot be
+read.
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from alerts.app import create_alerts_app
+from alerts.delivery import DELIVERIES_TABLE
+from alerts.delivery_app import create_delivery_app
+from alerts.receivers import receivers
 from alerts.rules import DEFAULT_FORGET, Rules, RulesError, format_duration, load_rules
 from alerts.state import ALERT_STATES_TABLE
 from enginewatch.core.faustapp import (
@@ -40,15 +50,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "words",
         nargs=argparse.REMAINDER,
-        metavar="check [RULES]",
-        help="check a rules file and list its rules (default: ENGINEWATCH_ALERT_RULES), "
-        "instead of running the worker",
+        metavar="deliver | check [RULES] | replay RECORDING [--rules RULES]",
+        help="deliver: run the delivery worker instead (the transitions to Alertmanager and "
+        "webhooks); check: check a rules file and list its rules (default: "
+        "ENGINEWATCH_ALERT_RULES); replay: print what the rules would have fired on a recording",
     )
     accept_worker_options(parser)
-    parser.usage = f"{PROG} [FAUST WORKER OPTIONS] | {PROG} check [RULES]"
+    parser.usage = (
+        f"{PROG} [FAUST WORKER OPTIONS] | {PROG} deliver [FAUST WORKER OPTIONS] | "
+        f"{PROG} check [RULES] | {PROG} replay RECORDING [--rules RULES]"
+    )
     parser.description = (
         "Run the alerts worker: the rules of ENGINEWATCH_ALERT_RULES over the archive topic's "
-        "points, their transitions on ENGINEWATCH_ALERTS_TOPIC. `check` checks a rules file."
+        "points, their transitions on ENGINEWATCH_ALERTS_TOPIC. `deliver` delivers them to "
+        "ENGINEWATCH_ALERTMANAGER_URL and ENGINEWATCH_ALERT_WEBHOOKS; `check` checks a rules "
+        "file; `replay` tries rules on a recording, offline."
     )
 
 
@@ -69,15 +85,56 @@ def check_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def replay_parser() -> argparse.ArgumentParser:
+    """`enginewatch alerts replay`'s own parser."""
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} replay",
+        description="Print what the rules would have fired on a recording of the engines' "
+        "topic (`enginewatch record` writes one), offline: the agents' derivation and the "
+        "alerts stage in this process, in event time.",
+    )
+    parser.add_argument("recording", type=Path, metavar="RECORDING", help="a JSON Lines recording")
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        metavar="RULES",
+        help=f"the rules file (default: ENGINEWATCH_ALERT_RULES, else {DEFAULT_RULES.name})",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        metavar="N",
+        help="the archive topic's partitions, whose clocks the engines share "
+        "(default: ENGINEWATCH_PARTITIONS)",
+    )
+    parser.add_argument(
+        "--engine-map",
+        type=Path,
+        metavar="FILE",
+        help="engine UUID -> model name (default: ENGINEWATCH_ENGINE_MAP)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the transitions as the alerts topic holds them"
+    )
+    return parser
+
+
 def run(args: argparse.Namespace) -> int:
     words = list(args.words)
-    if words[:1] == ["check"]:
+    if words[:1] in (["check"], ["replay"]):
         if args.extra:
-            print(f"{PROG} check: unrecognized arguments: {' '.join(args.extra)}", file=sys.stderr)
+            print(
+                f"{PROG} {words[0]}: unrecognized arguments: {' '.join(args.extra)}",
+                file=sys.stderr,
+            )
             return 2
+        if words[0] == "replay":
+            return replay_command(replay_parser().parse_args(words[1:]), load_settings())
         options = check_parser().parse_args(words[1:])
         return check(options.rules or load_settings().alerts.alert_rules)
     settings = load_settings()
+    if words[:1] == ["deliver"]:
+        return deliver(settings, [*args.extra, *words[1:]])
     path = settings.alerts.alert_rules
     if path is None:
         print(
@@ -123,19 +180,109 @@ def _prepare(settings: Settings, rules: Rules) -> tuple[Any, str | None]:
     return app, changelog_problem(changelog, counts[changelog], archive, partitions)
 
 
+def deliver(settings: Settings, worker_args: list[str]) -> int:
+    """Run the delivery worker: the alerts topic to every configured receiver."""
+    prog = f"{PROG} deliver"
+    alerts = settings.alerts
+    configured = receivers(alerts.alertmanager_urls, alerts.webhook_urls, alerts.alerts_resend)
+    if not configured:
+        print(
+            f"{prog}: neither ENGINEWATCH_ALERTMANAGER_URL nor ENGINEWATCH_ALERT_WEBHOOKS is "
+            "set: nothing to deliver to",
+            file=sys.stderr,
+        )
+        return 2
+    topic = alerts.alerts_topic
+    try:
+        partitions = ensure_topics(settings.kafka, {topic: TopicSpec(settings.topics.partitions)})[
+            topic
+        ]
+        app = create_delivery_app(settings, configured, partitions)
+        counts = ensure_topics(settings.kafka, app_topics(app))
+    except ToolError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    changelog = f"{app.conf.id}-{DELIVERIES_TABLE}-changelog"
+    problem = changelog_problem(
+        changelog,
+        counts[changelog],
+        topic,
+        partitions,
+        kind="alerts topic",
+        state="the delivery records",
+    )
+    if problem:
+        print(f"{prog}: {problem}", file=sys.stderr)
+        return 2
+    for receiver in configured:
+        logger.info("delivering the transitions of %s to %s", topic, receiver.name)
+    run_worker(app, prog, worker_args)
+
+
 def changelog_problem(
-    changelog: str, changelog_partitions: int, archive: str, archive_partitions: int
+    changelog: str,
+    changelog_partitions: int,
+    topic: str,
+    topic_partitions: int,
+    kind: str = "archive topic",
+    state: str = "the alert states",
 ) -> str | None:
-    """Why the table's changelog cannot hold the states, if it cannot: a series'
-    state lives in the changelog partition of its engine's archive partition,
-    so both must have as many partitions."""
-    if changelog_partitions == archive_partitions:
+    """Why the table's changelog cannot hold its values, if it cannot: a value
+    lives in the changelog partition of the partition of the topic it follows
+    (a series' state: its engine's archive partition), so both must have as
+    many partitions."""
+    if changelog_partitions == topic_partitions:
         return None
     return (
         f"the table's changelog {changelog!r} has {changelog_partitions} partition(s), "
-        f"the archive topic {archive!r} {archive_partitions}; they must be equal "
-        "(the archive topic was repartitioned: delete the changelog, and the alert states with it)"
+        f"the {kind} {topic!r} {topic_partitions}; they must be equal "
+        f"(the {kind} was repartitioned: delete the changelog, and {state} with it)"
     )
+
+
+def replay_command(options: argparse.Namespace, settings: Settings) -> int:
+    """`enginewatch alerts replay`: the recording through the rules, printed."""
+    # Only here: the workers need none of the agents' derivation.
+    from agents.resolve.resolver import UNKNOWN
+    from agents.resolve.sources import SourceError, read_map_file
+    from alerts.replay import recording_values, replay, report
+
+    prog = f"{PROG} replay"
+    path = options.rules or settings.alerts.alert_rules or DEFAULT_RULES
+    partitions = options.partitions or settings.topics.partitions
+    if partitions < 1:
+        print(f"{prog}: --partitions must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        rules = load_rules(path)
+    except RulesError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    engine_map = options.engine_map or settings.resolve.engine_map
+    try:
+        models = read_map_file(engine_map) if engine_map is not None else {}
+    except SourceError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with options.recording.open("rb") as stream:
+            result = replay(
+                recording_values(stream),
+                rules,
+                partitions,
+                lambda engine: models.get(engine, UNKNOWN),
+                settings.agents.unknown_types,
+                settings.agents.tutorial_names,
+            )
+    except OSError as exc:
+        print(f"{prog}: cannot read {options.recording}: {exc}", file=sys.stderr)
+        return 1
+    if options.json:
+        for transition in result.transitions:
+            print(orjson.dumps(transition).decode())
+    else:
+        print(report(result, rules))
+    return 0
 
 
 def check(path: Path | None) -> int:

@@ -30,7 +30,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from alerts import windows
-from alerts.rules import Flapping, Role, Rule
+from alerts.model import Flapping, Rule
+from alerts.ruleset import Role
 from enginewatch.core.points import FieldValue
 
 INACTIVE = "inactive"

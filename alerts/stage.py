@@ -31,8 +31,10 @@ from typing import Any
 
 import orjson
 
+from alerts.labels import alert_labels, fingerprint
 from alerts.lifecycle import Series, Step, Transition, advance, next_deadline, observe, retire
-from alerts.rules import ALERTS_MEASUREMENT, Feed, Rule, Rules, alert_labels, fingerprint
+from alerts.model import ALERTS_MEASUREMENT, Rule
+from alerts.ruleset import Feed, Rules
 from alerts.state import Clock, Index, SeriesRecord, clock_key, index_key, series_key
 from enginewatch.core.points import (
     ArchiveFormatError,
@@ -50,6 +52,10 @@ ALERT_VERSION = 1
 MAX_SERIES_PER_PARTITION = 10_000
 
 Message = tuple[bytes, bytes]  # key, value
+
+# The workers' own measurements (enginewatch/core/selfmetrics.py): stamped with
+# the wall clock, so they feed rules but move no partition's event-time clock.
+SELF_PREFIX = "enginewatch_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,13 +207,15 @@ class _Work:
         for point in points:
             if point.measurement == ALERTS_MEASUREMENT:
                 continue
-            foreign = True
             self.counts.points += 1
-            latest = point.time if latest is None else max(latest, point.time)
             for feed in self.rules.feeds(point.measurement):
                 self._feed(feed, point, origin, decided)
+            if point.measurement.startswith(SELF_PREFIX):
+                continue  # the workers' reports on themselves carry the wall clock
+            foreign = True
+            latest = point.time if latest is None else max(latest, point.time)
         if not foreign:
-            # Only the worker's own points: no sign of the engines' life, or the
+            # Only the workers' own points: no sign of the engines' life, or the
             # points of a tick would keep their partition from ever being idle.
             return
         self._retire_orphans(topic, partition)

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.rules import Aggregate
+from alerts.model import Aggregate
 
 PANES = 10
 

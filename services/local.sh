@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Local Apache Kafka (KRaft) and InfluxDB 1.x for development and tests.
 #
-#   services/local.sh up      start both in the background (a no-op when running)
-#   services/local.sh down    stop both
-#   services/local.sh status  say what runs
+#   services/local.sh up            start both in the background (a no-op when running)
+#   services/local.sh down          stop both
+#   services/local.sh status        say what runs
+#   services/local.sh alertmanager  build Alertmanager when missing; print its path
 #
 # Data and logs live under $RUN_DIR (default: .run/ in the repo). Kafka's jars
 # come from Maven Central into $KAFKA_CACHE (outside the repo); InfluxDB is
 # Debian's influxdb package, installed when missing and run as a plain process.
+# Alertmanager (for the alert delivery tests, which run their own on free
+# ports) is built once from its Go module into $ALERTMANAGER_CACHE (outside the
+# repo); `up` builds it beside starting the others, and does not fail without it.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 RUN_DIR=${RUN_DIR:-$root/.run}
 KAFKA_CACHE=${KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enginewatch/kafka-3.9.1}
+ALERTMANAGER_VERSION=0.35.0
+ALERTMANAGER_CACHE=${ALERTMANAGER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enginewatch/alertmanager-$ALERTMANAGER_VERSION}
 KAFKA_PORT=9092
 INFLUX_PORT=8086
 
@@ -47,6 +53,43 @@ kafka_jars() {
       -DincludeScope=runtime -DoutputDirectory="$KAFKA_CACHE/lib"
     touch "$KAFKA_CACHE/.complete"
   fi
+}
+
+# Alertmanager's Go module lacks the web UI's built assets, which the binary
+# embeds, so `go install` fails: the module is downloaded, copied somewhere
+# writable, given an empty page for the UI, and built there (seconds with Go's
+# build cache warm, a few minutes on a fresh machine). One build at a time:
+# `make up`'s and a test's wait for each other.
+alertmanager_build() {
+  # Each step checked here: `up` calls this after `||`, where `set -e` does not hold.
+  local binary="$ALERTMANAGER_CACHE/alertmanager" module src
+  if [ -x "$binary" ]; then return 0; fi
+  if ! command -v go >/dev/null; then
+    log "building Alertmanager needs Go 1.24 or later (https://go.dev/dl/)"
+    return 1
+  fi
+  mkdir -p "$ALERTMANAGER_CACHE" || return 1
+  exec 9>"$ALERTMANAGER_CACHE/.build-lock" && flock 9 || return 1
+  if [ -x "$binary" ]; then return 0; fi
+  log "building Alertmanager $ALERTMANAGER_VERSION from its Go module into $ALERTMANAGER_CACHE"
+  module=$(cd / && go mod download -json "github.com/prometheus/alertmanager@v$ALERTMANAGER_VERSION" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') || module=""
+  if [ -z "$module" ] || [ ! -f "$module/go.mod" ]; then
+    log "go mod download gave no Alertmanager module"
+    return 1
+  fi
+  src=$(mktemp -d "$ALERTMANAGER_CACHE/src.XXXXXX") || return 1
+  if ! { cp -R "$module/." "$src/" && chmod -R u+w "$src" && mkdir -p "$src/ui/app/dist" &&
+    printf '<!doctype html><title>Alertmanager</title><p>No web UI in this build: see /api/v2/.\n' \
+      >"$src/ui/app/dist/index.html" &&
+    (cd "$src" && GOFLAGS=-buildvcs=false go build -trimpath -o alertmanager ./cmd/alertmanager) &&
+    mv "$src/alertmanager" "$binary"; }; then
+    rm -rf "$src"
+    log "building Alertmanager failed"
+    return 1
+  fi
+  rm -rf "$src"
+  log "Alertmanager built: $binary"
 }
 
 kafka_java=(java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true
@@ -110,11 +153,24 @@ status() {
     if pid_alive "$RUN_DIR/$name/pid"; then echo "$name: running (pid $(cat "$RUN_DIR/$name/pid"))"
     else echo "$name: stopped"; fi
   done
+  if [ -x "$ALERTMANAGER_CACHE/alertmanager" ]; then echo "alertmanager: built ($ALERTMANAGER_CACHE)"
+  else echo "alertmanager: not built"; fi
+}
+
+up() {
+  kafka_up & k=$!
+  # Not needed to run enginewatch, so it never fails `up`; the tests build it again if it failed.
+  (alertmanager_build || log "Alertmanager not built; the alert delivery tests will try again") &
+  a=$!
+  influx_up
+  wait $k
+  wait $a
 }
 
 case "${1:-}" in
-  up) kafka_up & k=$!; influx_up; wait $k ;;
+  up) up ;;
   down) stop kafka; stop influxdb ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  alertmanager) alertmanager_build && echo "$ALERTMANAGER_CACHE/alertmanager" ;;
+  *) echo "usage: $0 up|down|status|alertmanager" >&2; exit 2 ;;
 esac

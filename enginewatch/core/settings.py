@@ -154,7 +154,8 @@ class BatchConfig(Section):
 
 class AlertsConfig(Section):
     """The alerts worker: its rules file, its output topic, and when an idle
-    partition's clock follows the wall clock."""
+    partition's clock follows the wall clock; where the transitions are
+    delivered (`enginewatch alerts deliver`), and how often reminded."""
 
     # ENGINEWATCH_ALERT_RULES: the YAML rules file; `enginewatch alerts` needs it.
     alert_rules: Path | None = None
@@ -162,6 +163,17 @@ class AlertsConfig(Section):
     # Seconds of wall clock without any archive message on a partition after
     # which its event-time clock follows the wall clock (alerts/README.md).
     alerts_idle: float = Field(default=60.0, gt=0)
+    # `enginewatch alerts deliver`: Alertmanager's base URL (several,
+    # comma-separated: the replicas of a cluster, each told everything) and
+    # webhooks (comma-separated URLs, sent Alertmanager's webhook payload).
+    alertmanager_url: str = ""
+    alert_webhooks: str = ""
+    # Seconds between re-sends of the firing alerts to Alertmanager, which
+    # ends an alert not re-sent before its endsAt (4 re-sends ahead).
+    alerts_resend: float = Field(default=60.0, gt=0)
+    # Seconds between reminders of a still-firing alert to the webhooks
+    # (Alertmanager's repeat_interval default).
+    alerts_repeat: float = Field(default=14400.0, gt=0)
 
     @field_validator("alert_rules")
     @classmethod
@@ -169,6 +181,30 @@ class AlertsConfig(Section):
         if path is not None and not path.is_file():
             raise ValueError(f"no such file: {path}")
         return path
+
+    @field_validator("alertmanager_url", "alert_webhooks")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        for url in cls.url_list(value):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return value
+
+    @staticmethod
+    def url_list(value: str) -> list[str]:
+        """The URLs of a comma-separated setting, blanks ignored."""
+        return [url.strip() for url in value.split(",") if url.strip()]
+
+    @property
+    def alertmanager_urls(self) -> list[str]:
+        return self.url_list(self.alertmanager_url)
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        return self.url_list(self.alert_webhooks)
 
 
 class MonitorsConfig(Section):

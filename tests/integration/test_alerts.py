@@ -28,6 +28,7 @@ from enginewatch.core.points import Origin, Point, encode_archive
 from enginewatch.harness import kafka
 from enginewatch.harness.processes import Process
 from tests.support.services import base_env
+from tests.support.supervisor import Supervisor
 from tests.support.waiting import wait_until
 
 PARTITIONS = 2
@@ -203,16 +204,20 @@ def test_transitions_through_a_kill_while_firing(
 
     # A crash while both alerts fire, before any offset was committed.
     first.kill()
-    second = workers(["alerts", "-l", "info"], env, name="alerts-1")
+    supervisor = Supervisor(
+        lambda n: workers(["alerts", "-l", "info"], env, name=f"alerts-{n + 1}")
+    )
+    second = supervisor.workers[0]
     second.wait_for_log("Ready", timeout=90)
     assert wait_until(lambda: f"| {archive} " in second.log(), timeout=60), second.tail()
     _produce(archive, AFTER, len(BEFORE))
     everything = _distinct(alerts, 7)
+    supervisor.stop()
     # The input came again: skipped, as the table says it was applied, or (were
     # the table's writes lost with the worker) evaluated again, to the same
     # transitions: then repeats are on the topic, identical (_deduplicated).
-    skipped = [int(n) for n in re.findall(r"redelivered=(\d+)", second.log())]
-    assert sum(skipped) > 0 or len(_transitions(alerts)) > len(everything), second.tail()
+    skipped = [int(n) for n in re.findall(r"redelivered=(\d+)", supervisor.log())]
+    assert sum(skipped) > 0 or len(_transitions(alerts)) > len(everything), supervisor.log()
     assert _summary(everything) == [
         ("EngineError", "e2", "firing", "resolved", 25),
         ("EngineError", "e2", "inactive", "firing", 12),

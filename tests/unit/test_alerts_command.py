@@ -13,9 +13,12 @@ import pytest
 from alerts import command
 from alerts.app import create_alerts_app
 from alerts.command import changelog_problem, check, listing
+from alerts.delivery_app import create_delivery_app
+from alerts.receivers import receivers
 from alerts.rules import load_rules
 from enginewatch.core.faustapp import COMPACTED, TopicSpec, app_topics
 from enginewatch.core.settings import (
+    AlertsConfig,
     KafkaConfig,
     Settings,
     SettingsError,
@@ -56,6 +59,52 @@ def test_the_settings_and_their_defaults(tmp_path: Path) -> None:
         load_settings({"ENGINEWATCH_ALERT_RULES": str(tmp_path / "none.yaml")})
     with pytest.raises(SettingsError, match=r"^ENGINEWATCH_ALERTS_IDLE: "):
         load_settings({"ENGINEWATCH_ALERTS_IDLE": "0"})
+
+
+def test_the_delivery_settings_and_their_defaults() -> None:
+    alerts = load_settings({}).alerts
+    assert (alerts.alertmanager_urls, alerts.webhook_urls) == ([], [])
+    assert (alerts.alerts_resend, alerts.alerts_repeat) == (60.0, 14400.0)
+    given = load_settings(
+        {
+            "ENGINEWATCH_ALERTMANAGER_URL": "http://am-0:9093, http://am-1:9093",
+            "ENGINEWATCH_ALERT_WEBHOOKS": "https://hooks.example/a,,https://hooks.example/b",
+            "ENGINEWATCH_ALERTS_RESEND": "5",
+            "ENGINEWATCH_ALERTS_REPEAT": "3600",
+        }
+    ).alerts
+    assert given.alertmanager_urls == ["http://am-0:9093", "http://am-1:9093"]
+    assert given.webhook_urls == ["https://hooks.example/a", "https://hooks.example/b"]
+    assert (given.alerts_resend, given.alerts_repeat) == (5.0, 3600.0)
+    with pytest.raises(SettingsError, match=r"^ENGINEWATCH_ALERT_WEBHOOKS: .*'hooks.example/a'"):
+        load_settings({"ENGINEWATCH_ALERT_WEBHOOKS": "hooks.example/a"})
+    with pytest.raises(SettingsError, match=r"^ENGINEWATCH_ALERTS_RESEND: "):
+        load_settings({"ENGINEWATCH_ALERTS_RESEND": "0"})
+
+
+def test_without_receivers_delivery_refuses_to_start_in_one_line() -> None:
+    done = _run("alerts", "deliver", "-l", "info")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "enginewatch alerts deliver: neither ENGINEWATCH_ALERTMANAGER_URL nor "
+        "ENGINEWATCH_ALERT_WEBHOOKS is set: nothing to deliver to"
+    ]
+
+
+def test_delivery_reads_the_alerts_topic_with_one_agent_per_receiver() -> None:
+    settings = Settings(
+        kafka=KafkaConfig(app_id="t"),
+        alerts=AlertsConfig(
+            alerts_topic="pages", alertmanager_url="http://am:9093", alert_webhooks="http://h/1"
+        ),
+    )
+    found = receivers(["http://am:9093"], ["http://h/1"], 60.0)
+    app = create_delivery_app(settings, found, 3)
+    assert app_topics(app) == {
+        "pages": TopicSpec(3),
+        "t-alert-delivery-alert-deliveries-changelog": TopicSpec(3, COMPACTED),
+    }
+    assert sorted(app.agents) == sorted(f"deliver-{receiver.id}" for receiver in found)
 
 
 def test_without_rules_the_worker_refuses_to_start_in_one_line() -> None:
@@ -126,6 +175,12 @@ def test_the_listing_says_what_fires_each_rule() -> None:
         (["alerts", "-l", "info", "--web-port", "6067"], [], ["-l", "info", "--web-port", "6067"]),
         (["alerts", "--without-web", "-l", "info"], [], ["--without-web", "-l", "info"]),
         (["alerts", "check", "rules.yaml"], ["check", "rules.yaml"], []),
+        (["alerts", "deliver", "-l", "info"], ["deliver", "-l", "info"], []),
+        (
+            ["alerts", "replay", "r.jsonl", "--rules", "x"],
+            ["replay", "r.jsonl", "--rules", "x"],
+            [],
+        ),
     ],
 )
 def test_fausts_worker_options_pass_through(

@@ -19,7 +19,8 @@ ALLOWED: dict[str, set[str]] = {
     CORE: set(),
     "agents": {CORE},
     "archiver": {CORE},
-    "alerts": {CORE},
+    # `enginewatch alerts replay` runs the agents' derivation offline.
+    "alerts": {CORE, "agents"},
     "monitors": {CORE},
     "enginewatch.harness": {CORE},
     "enginewatch.tools": {CORE},
