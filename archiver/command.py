@@ -83,9 +83,10 @@ async def _prepare(args: argparse.Namespace, settings: Settings) -> Callable[[],
             raise ConfigurationError(f"cannot use {args.dir}: {exc}") from None
         return file_sink
 
-    api = await prepare(settings.influx)
+    retry_after_max = settings.retry.retry_after_max
+    api = await prepare(settings.influx, retry_after_max=retry_after_max)
 
     def influx_sink() -> Sink:
-        return make_sink(api, settings.influx)
+        return make_sink(api, settings.influx, retry_after_max)
 
     return influx_sink

@@ -14,8 +14,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from archiver.retry import parse_retry_after
+from archiver.retry import RETRY_AFTER_MAX, cap_retry_after, parse_retry_after
 from archiver.sink import USER_AGENT, Refused, Unavailable, classify, content, describe
+from enginewatch.core.redact import mask_url, mask_urls
 from enginewatch.core.settings import InfluxConfig
 
 # Errors that mean "no answer from InfluxDB": try again later.
@@ -25,14 +26,17 @@ CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 class InfluxV1Sink:
     """Writes line protocol to one database (and retention policy) of InfluxDB 1.x."""
 
-    def __init__(self, influx: InfluxConfig) -> None:
+    def __init__(self, influx: InfluxConfig, retry_after_max: float = RETRY_AFTER_MAX) -> None:
         self.base = influx.url.rstrip("/")
+        # What messages name: the URL without the password it may carry.
+        self.shown = mask_url(self.base)
+        self.retry_after_max = retry_after_max
         self.database = influx.database
         self.retention_policy = influx.retention_policy
         self.timeout = aiohttp.ClientTimeout(total=influx.timeout)
         self.compressed = influx.gzip
         self.auth = _basic_auth(influx.token.get_secret_value())
-        self.description = f"InfluxDB 1.x at {self.base} (database {self.database!r})"
+        self.description = f"InfluxDB 1.x at {self.shown} (database {self.database!r})"
         self._session: aiohttp.ClientSession | None = None
 
     async def write(self, body: bytes) -> None:
@@ -43,8 +47,8 @@ class InfluxV1Sink:
         if status < 300:
             return
         if "retention policy not found" in message:
-            raise Refused(f"InfluxDB at {self.base}: {message} (check ENGINEWATCH_INFLUX_BUCKET)")
-        raise classify(status, message, retry_after, f"{self.base}/write")
+            raise Refused(f"InfluxDB at {self.shown}: {message} (check ENGINEWATCH_INFLUX_BUCKET)")
+        raise classify(status, message, retry_after, f"{self.shown}/write")
 
     async def check(self) -> None:
         """At start-up: the database exists (created if not) and takes writes.
@@ -60,7 +64,7 @@ class InfluxV1Sink:
             async with self._client().post(f"{self.base}/query", data={"q": query}) as response:
                 status, text = response.status, await response.text()
         except CONNECTION_ERRORS as exc:
-            raise Unavailable(f"cannot reach {self.base}: {describe(exc)}") from None
+            raise Unavailable(f"cannot reach {self.shown}: {mask_urls(describe(exc))}") from None
         error = _query_error(text)
         if status in (401, 403):
             raise Refused(f"cannot create database {self.database!r}: {status} {error}")
@@ -91,11 +95,13 @@ class InfluxV1Sink:
                 f"{self.base}/write", params=params, data=data, headers=headers
             ) as response:
                 text = await response.text()
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = cap_retry_after(
+                    parse_retry_after(response.headers.get("Retry-After")), self.retry_after_max
+                )
                 message = _write_error(text, response.headers.get("X-Influxdb-Error"))
                 return response.status, message, retry_after
         except CONNECTION_ERRORS as exc:
-            raise Unavailable(f"cannot reach {self.base}: {describe(exc)}") from None
+            raise Unavailable(f"cannot reach {self.shown}: {mask_urls(describe(exc))}") from None
 
 
 def _write_error(text: str, header: str | None) -> str:

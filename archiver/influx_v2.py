@@ -18,8 +18,9 @@ from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 from influxdb_client.service.write_service import WriteService
 
-from archiver.retry import parse_retry_after
+from archiver.retry import RETRY_AFTER_MAX, cap_retry_after, parse_retry_after
 from archiver.sink import Rejected, Unavailable, classify, content, describe
+from enginewatch.core.redact import mask_url, mask_urls
 from enginewatch.core.settings import InfluxConfig
 
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
@@ -30,14 +31,17 @@ NO_ORG = "-"
 class InfluxV2Sink:
     """Writes line protocol to one bucket of an InfluxDB that speaks /api/v2/write."""
 
-    def __init__(self, influx: InfluxConfig) -> None:
+    def __init__(self, influx: InfluxConfig, retry_after_max: float = RETRY_AFTER_MAX) -> None:
         self.url = influx.url.rstrip("/")
+        # What messages name: the URL without the password it may carry.
+        self.shown = mask_url(self.url)
+        self.retry_after_max = retry_after_max
         self.bucket = influx.bucket
         self.org = influx.org or NO_ORG
         self.token = influx.token.get_secret_value()
         self.timeout_ms = int(influx.timeout * 1000)
         self.compressed = influx.gzip
-        self.description = f"InfluxDB at {self.url} (bucket {self.bucket!r}, org {self.org!r})"
+        self.description = f"InfluxDB at {self.shown} (bucket {self.bucket!r}, org {self.org!r})"
         self._client: Any = None
         self._service: Any = None
 
@@ -53,11 +57,12 @@ class InfluxV2Sink:
             )
         except ApiException as exc:
             if not exc.status:  # raised before any answer came
-                raise Unavailable(f"cannot write to {self.url}: {exc.reason}") from None
-            retry_after = parse_retry_after(exc.retry_after)
-            raise classify(exc.status, str(exc.message), retry_after, self.url) from None
+                reason = mask_urls(str(exc.reason))
+                raise Unavailable(f"cannot write to {self.shown}: {reason}") from None
+            retry_after = cap_retry_after(parse_retry_after(exc.retry_after), self.retry_after_max)
+            raise classify(exc.status, str(exc.message), retry_after, self.shown) from None
         except CONNECTION_ERRORS as exc:
-            raise Unavailable(f"cannot reach {self.url}: {describe(exc)}") from None
+            raise Unavailable(f"cannot reach {self.shown}: {mask_urls(describe(exc))}") from None
 
     async def check(self) -> None:
         """At start-up: the token is accepted and the organization and bucket exist.

@@ -2,8 +2,10 @@
 
 A server's Retry-After (429, 503) is honoured, but never below `initial`, so a
 `Retry-After: 0` cannot turn the archiver into a busy loop, and never above
-`max_retry_after`, so a date far in the future (a misconfigured proxy) cannot
-stall the archiver for as long as it says; the cap is logged. Otherwise the wait
+ENGINEWATCH_RETRY_AFTER_MAX (the sinks apply it as they read the header,
+`cap_retry_after`; a `Backoff` may have a `max_retry_after` of its own), so a
+date far in the future (a misconfigured proxy) cannot stall the archiver for as
+long as it says; the cap is logged each time it applies. Otherwise the wait
 doubles from `initial` up to `cap`, and each wait is drawn between half and
 all of that bound, so archivers that failed together do not retry together.
 """
@@ -19,12 +21,24 @@ from email.utils import parsedate_to_datetime
 
 logger = logging.getLogger(__name__)
 
+# ENGINEWATCH_RETRY_AFTER_MAX's default (enginewatch/core/settings.py, RetryConfig).
+RETRY_AFTER_MAX = 60.0
+
+
+def cap_retry_after(seconds: float | None, limit: float) -> float | None:
+    """The Retry-After to honour: at most `limit` seconds, logged when cut."""
+    if seconds is not None and seconds > limit:
+        logger.warning("Retry-After of %.0f s capped at %.0f s", seconds, limit)
+        return limit
+    return seconds
+
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
     initial: float = 0.5
     cap: float = 30.0
-    max_retry_after: float = 300.0
+    # None: the Retry-After as the sink passed it (already capped there).
+    max_retry_after: float | None = None
 
     def delay(
         self,
@@ -34,11 +48,9 @@ class Backoff:
     ) -> float:
         """Seconds to wait before retry number `attempt` (1 for the first retry)."""
         if retry_after is not None:
-            if retry_after > self.max_retry_after:
-                logger.warning(
-                    "Retry-After of %.0f s capped at %.0f s", retry_after, self.max_retry_after
-                )
-                return self.max_retry_after
+            if self.max_retry_after is not None:
+                retry_after = cap_retry_after(retry_after, self.max_retry_after)
+                assert retry_after is not None
             return max(retry_after, self.initial)
         bound = min(self.cap, self.initial * 2.0 ** min(attempt - 1, 62))
         return bound / 2 + rand() * bound / 2

@@ -19,8 +19,9 @@ import aiohttp
 
 from archiver.influx_v1 import CONNECTION_ERRORS, InfluxV1Sink
 from archiver.influx_v2 import InfluxV2Sink
-from archiver.retry import Backoff
+from archiver.retry import RETRY_AFTER_MAX, Backoff
 from archiver.sink import USER_AGENT, ConfigurationError, Refused, Unavailable, describe
+from enginewatch.core.redact import mask_url, mask_urls
 from enginewatch.core.settings import InfluxConfig
 
 logger = logging.getLogger(__name__)
@@ -41,29 +42,36 @@ def api_from_version(version: str | None) -> Api | None:
     return "v1" if (major, minor) < (1, 8) else "v2"
 
 
-def make_sink(api: Api, influx: InfluxConfig) -> InfluxV1Sink | InfluxV2Sink:
-    return InfluxV1Sink(influx) if api == "v1" else InfluxV2Sink(influx)
+def make_sink(
+    api: Api, influx: InfluxConfig, retry_after_max: float = RETRY_AFTER_MAX
+) -> InfluxV1Sink | InfluxV2Sink:
+    sink = InfluxV1Sink if api == "v1" else InfluxV2Sink
+    return sink(influx, retry_after_max)
 
 
 async def prepare(
-    influx: InfluxConfig, backoff: Backoff | None = None, sleep: Sleep = asyncio.sleep
+    influx: InfluxConfig,
+    backoff: Backoff | None = None,
+    sleep: Sleep = asyncio.sleep,
+    retry_after_max: float = RETRY_AFTER_MAX,
 ) -> Api:
     """The API to use, once the server answered and accepted an empty write."""
     backoff = backoff or Backoff()
+    shown = mask_url(influx.url)
     api: Api
     if influx.api == "auto":
         version = await _wait(lambda: _ping_version(influx), backoff, sleep, influx)
         detected = api_from_version(version)
         if detected is None:
             raise ConfigurationError(
-                f"cannot tell the InfluxDB API at {influx.url} from /ping "
+                f"cannot tell the InfluxDB API at {shown} from /ping "
                 f"(X-Influxdb-Version: {version!r}); set ENGINEWATCH_INFLUX_API to v1 or v2"
             )
         api = detected
-        logger.info("InfluxDB %s at %s: using the %s write API", version, influx.url, api)
+        logger.info("InfluxDB %s at %s: using the %s write API", version, shown, api)
     else:
         api = influx.api
-    sink = make_sink(api, influx)
+    sink = make_sink(api, influx, retry_after_max)
     try:
         await _wait(sink.check, backoff, sleep, influx)
     finally:
@@ -83,7 +91,7 @@ async def _wait(
         except Unavailable as exc:
             retries += 1
             if retries == 1:
-                logger.warning("waiting for InfluxDB at %s: %s", influx.url, exc)
+                logger.warning("waiting for InfluxDB at %s: %s", mask_url(influx.url), exc)
             await sleep(backoff.delay(retries, exc.retry_after))
 
 
@@ -98,4 +106,4 @@ async def _ping_version(influx: InfluxConfig) -> str | None:
             await response.read()
             return response.headers.get("X-Influxdb-Version")
     except CONNECTION_ERRORS as exc:
-        raise Unavailable(f"cannot reach {url}: {describe(exc)}") from None
+        raise Unavailable(f"cannot reach {mask_url(url)}: {mask_urls(describe(exc))}") from None

@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 from agents.resolve.resolver import Entry, resolver_from_config
 from agents.state import CARRIED_TABLE, CarryState
 from enginewatch.core.kafka import ToolError, bootstrap_servers, describe, read_topic
+from enginewatch.core.kafkasecurity import KafkaSecurity
 from enginewatch.core.settings import KafkaConfig, load_settings
 
 # The name `enginewatch resolve` gives the model names engines report themselves.
@@ -69,7 +70,8 @@ def reported_models(kafka: KafkaConfig) -> dict[str, str]:
     bootstrap = bootstrap_servers(kafka.broker)
     topic = f"{kafka.app_id}-agents-{CARRIED_TABLE}-changelog"
     latest: dict[str, object] = {}
-    for key, value in asyncio.run(read_topic(bootstrap, topic, READ_WITHIN)):
+    security = KafkaSecurity.from_config(kafka)
+    for key, value in asyncio.run(read_topic(bootstrap, topic, READ_WITHIN, security=security)):
         if key is not None:
             latest[orjson.loads(key)] = None if value is None else orjson.loads(value)
     models = {

@@ -22,6 +22,8 @@ from typing import Any
 import requests
 import yaml
 
+from enginewatch.core.redact import mask_url, mask_urls
+
 Mapping_ = dict[str, str]
 
 
@@ -112,4 +114,5 @@ def _get_json(session: requests.Session, url: str, timeout: float) -> Any:
         response.raise_for_status()
         return response.json()
     except (requests.RequestException, ValueError) as exc:
-        raise SourceError(f"GET {url}: {exc}") from None
+        # Either may quote the URL, and a URL may carry a password.
+        raise SourceError(f"GET {mask_url(url)}: {mask_urls(str(exc))}") from None

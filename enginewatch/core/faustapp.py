@@ -18,7 +18,14 @@ from enginewatch.core.faust_private import (
     commit_only_acknowledged_offsets,
     keep_skipped_messages_unacknowledged,
 )
-from enginewatch.core.kafka import ToolError, bootstrap_servers, describe, ensure_topic
+from enginewatch.core.kafka import (
+    ToolError,
+    bootstrap_servers,
+    check_connection,
+    describe,
+    ensure_topic,
+)
+from enginewatch.core.kafkasecurity import KafkaSecurity
 from enginewatch.core.settings import KafkaConfig, TopicsConfig
 
 # Topics whose keys and values are bytes, passed through untouched: the
@@ -38,9 +45,17 @@ def create_faust_app(kafka: KafkaConfig, role: str, **overrides: Any) -> faust.A
     carry that name, so two deployments (or two sinks) on one broker stay apart."""
     options: dict[str, Any] = {
         "broker": kafka.broker,
+        "broker_credentials": faust_credentials(KafkaSecurity.from_config(kafka)),
+        # Every record on every in-sync replica before it counts as sent.
+        "producer_acks": -1,
         # Tables are recovered from their changelog topics: no local store to lose.
         "store": "memory://",
-        "topic_replication_factor": 1,
+        # Every topic a worker uses is created before it starts (`ensure_topics`,
+        # with ENGINEWATCH_REPLICATION_FACTOR or the broker's default), so Faust's
+        # factor applies only to a topic it would make itself, and none is left to it.
+        "topic_replication_factor": kafka.replication_factor or 1,
+        # No worker elects a leader: no leader topic, the one Faust would make.
+        "topic_disable_leader": True,
         "consumer_auto_offset_reset": "earliest",
         # Faust's web server is off unless asked for (--web-port), so several
         # workers run side by side on one host without port clashes.
@@ -104,17 +119,42 @@ def ensure_topics(kafka: KafkaConfig, topics: Mapping[str, TopicSpec]) -> dict[s
     included, must be there and usable first, whichever worker started first.
     """
     bootstrap = bootstrap_servers(kafka.broker)
+    security = KafkaSecurity.from_config(kafka)
 
     async def create() -> dict[str, int]:
+        # A refused certificate or password: one line now, not retries.
+        await check_connection(bootstrap, security)
         counts: dict[str, int] = {}
         for name, spec in topics.items():
-            counts[name], _ = await ensure_topic(bootstrap, name, spec.partitions, spec.config)
+            counts[name], _ = await ensure_topic(
+                bootstrap,
+                name,
+                spec.partitions,
+                spec.config,
+                security=security,
+                replication_factor=kafka.replication_factor,
+            )
         return counts
 
     try:
         return asyncio.run(create())
     except (KafkaError, OSError) as exc:
         raise ToolError(describe(exc, bootstrap)) from None
+
+
+def faust_credentials(security: KafkaSecurity) -> faust.auth.Credentials | None:
+    """The same security settings as Faust's `broker_credentials`."""
+    if security.uses_sasl:
+        return faust.SASLCredentials(
+            username=security.username,
+            password=security.password.get_secret_value(),
+            # With a context Faust speaks SASL_SSL, without SASL_PLAINTEXT.
+            ssl_context=security.ssl_context,
+            mechanism=security.mechanism,
+        )
+    if security.uses_tls:
+        return faust.SSLCredentials(security.ssl_context)
+    return None
 
 
 def accept_worker_options(parser: argparse.ArgumentParser) -> None:

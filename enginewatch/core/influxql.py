@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 
+from enginewatch.core.redact import mask_url
 from enginewatch.core.settings import InfluxConfig
 
 
@@ -44,6 +45,7 @@ class InfluxQLClient:
         epoch: str = "ms",
     ) -> None:
         self.url = url.rstrip("/")
+        self.shown = mask_url(self.url)  # as messages print it: no credentials
         self.database = database
         self.retention_policy = retention_policy
         self.timeout = timeout
@@ -67,7 +69,7 @@ class InfluxQLClient:
         params = {"db": self.database, "q": influxql, "epoch": self.epoch}
         if self.retention_policy:
             params["rp"] = self.retention_policy
-        result = self._result("GET", params, influxql, f"InfluxDB at {self.url} unreachable")
+        result = self._result("GET", params, influxql, f"InfluxDB at {self.shown} unreachable")
         return [
             Series(
                 name=str(s.get("name", "")),
@@ -87,7 +89,7 @@ class InfluxQLClient:
             "POST",
             {"q": statement},
             statement,
-            f"InfluxDB at {self.url} did not take {statement!r}",
+            f"InfluxDB at {self.shown} did not take {statement!r}",
         )
 
     def ping(self) -> str:
@@ -95,9 +97,11 @@ class InfluxQLClient:
         try:
             response = self.session.get(f"{self.url}/ping", timeout=self.timeout)
         except requests.RequestException as exc:
-            raise InfluxQueryError(f"InfluxDB at {self.url} unreachable: {exc}") from None
+            raise InfluxQueryError(f"InfluxDB at {self.shown} unreachable: {exc}") from None
         if not response.ok:
-            raise InfluxQueryError(f"InfluxDB at {self.url} answered /ping {response.status_code}")
+            raise InfluxQueryError(
+                f"InfluxDB at {self.shown} answered /ping {response.status_code}"
+            )
         return response.headers.get("X-Influxdb-Version", "unknown")
 
     def close(self) -> None:

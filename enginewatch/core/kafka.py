@@ -1,4 +1,9 @@
-"""The Kafka plumbing the tools share: broker address, topics, a checked producer."""
+"""The Kafka plumbing the tools share: broker address, topics, a checked producer.
+
+Every client is made through `_client_options` (bootstrap servers, the
+security settings of enginewatch/core/kafkasecurity.py): no client of
+enginewatch connects any other way.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,23 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, for_code
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaConnectionError, KafkaError, for_code
+
+from enginewatch.core.kafkasecurity import (
+    PLAINTEXT,
+    KafkaSecurity,
+    client_options,
+    connection_problem,
+)
+from enginewatch.core.redact import mask_urls
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +50,83 @@ class ToolError(RuntimeError):
     """A tool cannot do what it was asked; the message says why, in one line."""
 
 
+class KafkaUnreachable(ToolError, KafkaConnectionError):  # type: ignore[misc]
+    """No broker takes a connection, and why; still a KafkaConnectionError for
+    callers that catch aiokafka's errors."""
+
+    def __str__(self) -> str:
+        return RuntimeError.__str__(self)  # the reason alone, as ToolError says it
+
+
 def describe(exc: Exception, bootstrap: str) -> str:
     """One line for a failure talking to Kafka."""
     if isinstance(exc, ToolError):
-        return str(exc)
-    return f"Kafka at {bootstrap}: {exc or type(exc).__name__}"
+        return mask_urls(str(exc))
+    return mask_urls(f"Kafka at {bootstrap}: {exc or type(exc).__name__}")
+
+
+def _client_options(bootstrap: str, security: KafkaSecurity) -> dict[str, Any]:
+    """What every client is made with: where the brokers are, and how to reach them."""
+    return {"bootstrap_servers": bootstrap, **client_options(security)}
+
+
+async def check_connection(bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> None:
+    """At start: a ToolError with the reason when no broker takes a connection
+    (unreachable, untrusted certificate, refused password), instead of retries
+    that cannot succeed."""
+    problem = await connection_problem(bootstrap, security)
+    if problem is not None:
+        raise KafkaUnreachable(f"cannot connect to Kafka at {problem}")
+
+
+async def _start(client: Any, bootstrap: str, security: KafkaSecurity) -> None:
+    """Start an aiokafka client; when it cannot bootstrap, say why (one line)."""
+    try:
+        await client.start()
+    except KafkaConnectionError:
+        problem = await connection_problem(bootstrap, security)
+        raise KafkaUnreachable(f"cannot connect to Kafka at {problem or bootstrap}") from None
+
+
+@asynccontextmanager
+async def _admin(bootstrap: str, security: KafkaSecurity) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(**_client_options(bootstrap, security))
+    await _start(admin, bootstrap, security)
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def _consumer(
+    bootstrap: str, security: KafkaSecurity, **options: Any
+) -> AsyncIterator[AIOKafkaConsumer]:
+    consumer = AIOKafkaConsumer(**_client_options(bootstrap, security), **options)
+    await _start(consumer, bootstrap, security)
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+def admin_client(bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> AIOKafkaAdminClient:
+    """An admin client, not started, for those that keep one open (enginewatch top)."""
+    return AIOKafkaAdminClient(**_client_options(bootstrap, security))
+
+
+def consumer_client(
+    bootstrap: str, security: KafkaSecurity = PLAINTEXT, **options: Any
+) -> AIOKafkaConsumer:
+    """A consumer, not started; `options` are aiokafka's (group, offsets, fetch sizes)."""
+    return AIOKafkaConsumer(**_client_options(bootstrap, security), **options)
+
+
+def producer_client(
+    bootstrap: str, security: KafkaSecurity = PLAINTEXT, **options: Any
+) -> AIOKafkaProducer:
+    """A producer, not started, acknowledged by every in-sync replica (acks=all)."""
+    return AIOKafkaProducer(**_client_options(bootstrap, security), **options, acks="all")
 
 
 def bootstrap_servers(broker: str) -> str:
@@ -47,18 +135,16 @@ def bootstrap_servers(broker: str) -> str:
     return ",".join(host.rstrip("/") for host in hosts if host)
 
 
-async def topic_partitions(bootstrap: str, topic: str) -> list[int] | None:
+async def topic_partitions(
+    bootstrap: str, topic: str, *, security: KafkaSecurity = PLAINTEXT
+) -> list[int] | None:
     """The topic's partition numbers, or None when it does not exist.
 
     Asks through the admin client, whose metadata requests never create topics
     (a consumer's or producer's may, on brokers with auto-creation on).
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with _admin(bootstrap, security) as admin:
         (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
     if described["error_code"] == UNKNOWN_TOPIC_OR_PARTITION:
         return None
     if described["error_code"]:
@@ -72,6 +158,9 @@ async def ensure_topic(
     partitions: int,
     config: Mapping[str, str] | None = None,
     ready_within: float = READY_WITHIN,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
+    replication_factor: int | None = None,
 ) -> tuple[int, bool]:
     """Create the topic with `partitions` (and `config`) unless it exists, then wait
     until the broker reports every partition with a leader.
@@ -79,25 +168,52 @@ async def ensure_topic(
     Returns its partition count and whether it was created here. A Faust worker
     that subscribes before the topic's metadata is visible ignores the topic for
     good, so "created" is not enough: the topic must be usable. A topic still
-    without leaders after `ready_within` seconds is a ToolError.
+    without leaders after `ready_within` seconds is a ToolError. Its replicas:
+    `replication_factor`, or when None the broker's default.replication.factor.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with _admin(bootstrap, security) as admin:
+        replicas = replication_factor or await default_replication_factor(admin)
         new = NewTopic(
-            topic, num_partitions=partitions, replication_factor=1, topic_configs=dict(config or {})
+            topic,
+            num_partitions=partitions,
+            replication_factor=replicas,
+            topic_configs=dict(config or {}),
         )
+        # Created first, not looked up: aiokafka's metadata requests ask the
+        # broker to auto-create a missing topic (with its defaults).
         response = await admin.create_topics([new])
         (error,) = response.to_object()["topic_errors"]
         if error["error_code"] not in (0, TOPIC_ALREADY_EXISTS):
             raise ToolError(f"cannot create topic {topic!r}: {error['error_message']}")
         created = error["error_code"] == 0
         count = await _wait_for_leaders(admin, topic, partitions if created else None, ready_within)
-    finally:
-        await admin.close()
     if created:
-        logger.info("created topic %s with %d partition(s)", topic, count)
+        logger.info(
+            "created topic %s with %d partition(s) of %d replica(s)", topic, count, replicas
+        )
     return count, created
+
+
+async def default_replication_factor(admin: AIOKafkaAdminClient) -> int:
+    """The broker's default.replication.factor, as topics created without one get it.
+
+    aiokafka's CreateTopics (v3) cannot leave the factor to the broker (-1 needs
+    v4), so it is asked for (DescribeConfigs) and given explicitly.
+    """
+    # Any broker: the setting is the cluster's, each broker holds it.
+    broker = str((await admin.describe_cluster())["brokers"][0]["node_id"])
+    wanted = ConfigResource(ConfigResourceType.BROKER, broker, {"default.replication.factor": None})
+    (response,) = await admin.describe_configs([wanted])
+    (resource,) = response.to_object()["resources"]
+    entries = {e["config_names"]: e["config_value"] for e in resource["config_entries"]}
+    value = entries.get("default.replication.factor")
+    if resource["error_code"] or value is None:
+        raise ToolError(
+            "cannot read the broker's default.replication.factor "
+            f"({resource['error_message'] or 'not in its answer'}); "
+            "set ENGINEWATCH_REPLICATION_FACTOR"
+        )
+    return int(value)
 
 
 async def _wait_for_leaders(
@@ -138,19 +254,17 @@ class Sender:
 
     bootstrap: str
     topic: str
+    security: KafkaSecurity = PLAINTEXT
     sent: int = 0
     failures: list[SendFailure] = field(default_factory=list)
     _producer: AIOKafkaProducer | None = None
     _pending: deque[tuple[str, asyncio.Future[object]]] = field(default_factory=deque)
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
+        self._producer = producer_client(
+            self.bootstrap, self.security, enable_idempotence=True, linger_ms=5
         )
-        await self._producer.start()
+        await _start(self._producer, self.bootstrap, self.security)
 
     async def send(self, value: bytes, key: bytes | None, label: str) -> None:
         assert self._producer is not None, "Sender.start() first"
@@ -196,36 +310,30 @@ class Sender:
             logger.error("further failures are counted, not logged")
 
 
-async def topic_size(bootstrap: str, topic: str) -> int:
+async def topic_size(bootstrap: str, topic: str, *, security: KafkaSecurity = PLAINTEXT) -> int:
     """Messages the topic holds now (0 when it does not exist)."""
-    partitions = await topic_partitions(bootstrap, topic)
+    partitions = await topic_partitions(bootstrap, topic, security=security)
     if not partitions:
         return 0
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
+    async with _consumer(bootstrap, security, enable_auto_commit=False) as consumer:
         assigned = [TopicPartition(topic, p) for p in partitions]
         first = await consumer.beginning_offsets(assigned)
         last = await consumer.end_offsets(assigned)
-    finally:
-        await consumer.stop()
     return sum(last[tp] - first[tp] for tp in assigned)
 
 
 async def read_topic(
-    bootstrap: str, topic: str, within: float
+    bootstrap: str, topic: str, within: float, *, security: KafkaSecurity = PLAINTEXT
 ) -> list[tuple[bytes | None, bytes | None]]:
     """Every (key, value) the topic holds now, partition by partition, in order;
     nothing when it does not exist. Without a consumer group: nothing is committed.
     A ToolError when it cannot be read to its end within `within` seconds."""
-    partitions = await topic_partitions(bootstrap, topic)
+    partitions = await topic_partitions(bootstrap, topic, security=security)
     if not partitions:
         return []
     assigned = [TopicPartition(topic, p) for p in partitions]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     records: list[tuple[bytes | None, bytes | None]] = []
-    try:
+    async with _consumer(bootstrap, security, enable_auto_commit=False) as consumer:
         consumer.assign(assigned)
         ends = await consumer.end_offsets(assigned)
         await consumer.seek_to_beginning(*assigned)
@@ -235,19 +343,15 @@ async def read_topic(
                 raise ToolError(f"topic {topic!r} could not be read to its end in {within:.0f}s")
             batch = await consumer.getmany(timeout_ms=500)
             records += [(m.key, m.value) for messages in batch.values() for m in messages]
-    finally:
-        await consumer.stop()
     return records
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
+async def delete_topics(
+    bootstrap: str, prefix: str, *, security: KafkaSecurity = PLAINTEXT
+) -> list[str]:
     """Delete every topic whose name starts with `prefix`; their names."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with _admin(bootstrap, security) as admin:
         doomed = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
         if doomed:
             await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
     return doomed

@@ -20,7 +20,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from enginewatch.core.redact import mask_urls
 
 ENV_PREFIX = "ENGINEWATCH_"
 
@@ -40,12 +50,64 @@ class Section(BaseModel):
         return f"{ENV_PREFIX}{cls.env_prefix}{field}".upper()
 
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
 class KafkaConfig(Section):
     """The broker and the app id every Faust app, consumer group and internal topic is named by."""
 
     # Two deployments can share one broker under different app ids.
     app_id: str = Field(default="enginewatch", pattern=r"^[A-Za-z0-9._-]+$")
     broker: str = Field(default="kafka://localhost:9092", pattern=r"^(kafka|aiokafka)://\S+$")
+    # Replicas of every topic the workers create; unset, the broker's
+    # default.replication.factor (README, Security).
+    replication_factor: int | None = Field(default=None, ge=1)
+    # How every Kafka client of every worker and tool connects (README, Security).
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    # The CAs the broker's certificate is checked against; unset, the system's.
+    kafka_ssl_cafile: Path | None = None
+    # A client certificate (PEM) and its key, for brokers that ask for one.
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_key_password: SecretStr = SecretStr("")
+
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+    @classmethod
+    def _file_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
+
+    @model_validator(mode="after")
+    def _security_is_whole(self) -> KafkaConfig:
+        """A setting the protocol would ignore is a mistake, not a default."""
+        protocol = self.kafka_security_protocol
+        sasl, tls = protocol.startswith("SASL_"), protocol.endswith("SSL")
+        has_user = bool(self.kafka_sasl_username or self.kafka_sasl_password.get_secret_value())
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()):
+            raise ValueError(
+                f"{protocol} needs {self.variable('kafka_sasl_username')} "
+                f"and {self.variable('kafka_sasl_password')}"
+            )
+        if has_user and not sasl:
+            raise ValueError(
+                f"a SASL username or password is set but "
+                f"{self.variable('kafka_security_protocol')} is {protocol}"
+            )
+        files = [self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile]
+        if not tls and (any(files) or self.kafka_ssl_key_password.get_secret_value()):
+            raise ValueError(
+                f"TLS files are set but {self.variable('kafka_security_protocol')} is {protocol}"
+            )
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            raise ValueError(
+                f"{self.variable('kafka_ssl_keyfile')} needs {self.variable('kafka_ssl_certfile')}"
+            )
+        return self
 
 
 class TopicsConfig(Section):
@@ -139,6 +201,14 @@ class InfluxConfig(Section):
     def retention_policy(self) -> str | None:
         parts = self.bucket.split("/", 1)
         return parts[1] if len(parts) == 2 and parts[1] else None
+
+
+class RetryConfig(Section):
+    """How long the archiver honours a server's Retry-After."""
+
+    # Seconds; a longer Retry-After (a date far ahead, a misconfigured proxy)
+    # is cut to this, and the cut is logged (archiver/retry.py).
+    retry_after_max: float = Field(default=60.0, gt=0)
 
 
 class BatchConfig(Section):
@@ -248,6 +318,7 @@ class Settings(BaseModel):
     state: StateConfig = Field(default_factory=StateConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     monitors: MonitorsConfig = Field(default_factory=MonitorsConfig)
     observe: SelfConfig = Field(default_factory=SelfConfig)
@@ -302,5 +373,13 @@ def _unknown(name: str, known: Mapping[str, object]) -> str:
 
 def _one_line(exc: ValidationError) -> str:
     first = exc.errors()[0]
+    if len(first["loc"]) < 2:
+        # A rule across a section's fields: its message names them. The input,
+        # the whole section, may hold secrets: never printed.
+        return str(first["msg"]).removeprefix("Value error, ")
     section, field = str(first["loc"][0]), str(first["loc"][1])
-    return f"{_section(section).variable(field)}: {first['msg']} (got {first.get('input')!r})"
+    got = first.get("input")
+    if isinstance(got, SecretStr) or field.endswith(("password", "token")):
+        got = "**********"
+    # A URL's credentials are masked (enginewatch/core/redact.py).
+    return mask_urls(f"{_section(section).variable(field)}: {first['msg']} (got {got!r})")

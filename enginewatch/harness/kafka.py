@@ -3,7 +3,9 @@ and deleted, values produced, a topic read back, a consumer group's committed of
 
 Synchronous, each call with a client of its own. Creating, describing, sizing and
 deleting topics are enginewatch.core.kafka's; reading here never joins a consumer
-group, so it never disturbs the workers under test or measurement.
+group, so it never disturbs the workers under test or measurement. Every call
+takes the broker's `security` (enginewatch/core/kafkasecurity.py; plain text
+by default, as `make up`'s broker speaks).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from enginewatch.core import kafka as core
+from enginewatch.core.kafkasecurity import PLAINTEXT, KafkaSecurity
 
 LOCAL_BOOTSTRAP = "127.0.0.1:9092"  # the broker of `make up`
 LOCAL_BROKER = f"kafka://{LOCAL_BOOTSTRAP}"  # the same, as ENGINEWATCH_BROKER names it
@@ -34,32 +36,48 @@ class Record:
     timestamp: int  # CreateTime, epoch ms: when the producer sent it
 
 
-def create_topic(name: str, partitions: int = 1, *, bootstrap: str = LOCAL_BOOTSTRAP) -> int:
+def create_topic(
+    name: str,
+    partitions: int = 1,
+    *,
+    bootstrap: str = LOCAL_BOOTSTRAP,
+    security: KafkaSecurity = PLAINTEXT,
+) -> int:
     """Create the topic unless it exists; its partition count."""
-    count, _ = asyncio.run(core.ensure_topic(bootstrap, name, partitions))
+    count, _ = asyncio.run(core.ensure_topic(bootstrap, name, partitions, security=security))
     return count
 
 
-def delete_topics(prefix: str, *, bootstrap: str = LOCAL_BOOTSTRAP) -> list[str]:
+def delete_topics(
+    prefix: str, *, bootstrap: str = LOCAL_BOOTSTRAP, security: KafkaSecurity = PLAINTEXT
+) -> list[str]:
     """Delete every topic whose name starts with `prefix`; their names."""
-    return asyncio.run(core.delete_topics(bootstrap, prefix))
+    return asyncio.run(core.delete_topics(bootstrap, prefix, security=security))
 
 
-def partitions(name: str, *, bootstrap: str = LOCAL_BOOTSTRAP) -> list[int] | None:
+def partitions(
+    name: str, *, bootstrap: str = LOCAL_BOOTSTRAP, security: KafkaSecurity = PLAINTEXT
+) -> list[int] | None:
     """The topic's partition numbers, None when it does not exist."""
-    return asyncio.run(core.topic_partitions(bootstrap, name))
+    return asyncio.run(core.topic_partitions(bootstrap, name, security=security))
 
 
 def wait_for_topic(
-    name: str, timeout: float = 10.0, *, bootstrap: str = LOCAL_BOOTSTRAP
+    name: str,
+    timeout: float = 10.0,
+    *,
+    bootstrap: str = LOCAL_BOOTSTRAP,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[int]:
     """The topic's partition numbers, once the broker's metadata has some."""
-    return asyncio.run(_wait_for_topic(bootstrap, name, time.monotonic() + timeout))
+    return asyncio.run(_wait_for_topic(bootstrap, security, name, time.monotonic() + timeout))
 
 
-def size(name: str, *, bootstrap: str = LOCAL_BOOTSTRAP) -> int:
+def size(
+    name: str, *, bootstrap: str = LOCAL_BOOTSTRAP, security: KafkaSecurity = PLAINTEXT
+) -> int:
     """The messages the topic holds now (0 when it does not exist)."""
-    return asyncio.run(core.topic_size(bootstrap, name))
+    return asyncio.run(core.topic_size(bootstrap, name, security=security))
 
 
 def produce(
@@ -69,6 +87,7 @@ def produce(
     partition: int | None = None,
     *,
     bootstrap: str = LOCAL_BOOTSTRAP,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
     """Send every value, the i-th with the i-th key (or to `partition`), and wait until
     the broker took them all; the first failure raises.
@@ -76,7 +95,7 @@ def produce(
     Batched for speed (large batches, one acknowledgement), unlike the tools'
     `Sender`, which checks and reports each message of a replay.
     """
-    asyncio.run(_produce(bootstrap, topic, values, keys, partition))
+    asyncio.run(_produce(bootstrap, security, topic, values, keys, partition))
 
 
 def consume(
@@ -87,6 +106,7 @@ def consume(
     units: Callable[[Record], int] | None = None,
     *,
     bootstrap: str = LOCAL_BOOTSTRAP,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[Record]:
     """Read every partition of the topic from its beginning until `count` records arrived
     or the time is up, also when the topic is created meanwhile.
@@ -96,22 +116,35 @@ def consume(
     says each record holds (e.g. the points of an archive message), not records.
     """
     deadline = time.monotonic() + timeout
-    return asyncio.run(_consume(bootstrap, topic, count, deadline, settle, units))
+    return asyncio.run(_consume(bootstrap, security, topic, count, deadline, settle, units))
 
 
-def read_all(name: str, timeout: float = 30.0, *, bootstrap: str = LOCAL_BOOTSTRAP) -> list[Record]:
+def read_all(
+    name: str,
+    timeout: float = 30.0,
+    *,
+    bootstrap: str = LOCAL_BOOTSTRAP,
+    security: KafkaSecurity = PLAINTEXT,
+) -> list[Record]:
     """Every record the topic holds now, partition by partition, in order."""
-    return asyncio.run(_read_all(bootstrap, name, time.monotonic() + timeout))
+    return asyncio.run(_read_all(bootstrap, security, name, time.monotonic() + timeout))
 
 
-def committed(group: str, topic: str, *, bootstrap: str = LOCAL_BOOTSTRAP) -> int:
+def committed(
+    group: str,
+    topic: str,
+    *,
+    bootstrap: str = LOCAL_BOOTSTRAP,
+    security: KafkaSecurity = PLAINTEXT,
+) -> int:
     """The sum of the group's committed offsets on the topic's partitions."""
-    return asyncio.run(_committed(bootstrap, group, topic))
+    return asyncio.run(_committed(bootstrap, security, group, topic))
 
 
-def _consumer(bootstrap: str) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+def _consumer(bootstrap: str, security: KafkaSecurity) -> AIOKafkaConsumer:
+    return core.consumer_client(
+        bootstrap,
+        security,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         metadata_max_age_ms=1000,  # notice a topic created after the start soon
@@ -128,8 +161,10 @@ def _records(batch: Mapping[Any, Iterable[Any]]) -> list[Record]:
     ]
 
 
-async def _wait_for_topic(bootstrap: str, name: str, deadline: float) -> list[int]:
-    while not (found := await core.topic_partitions(bootstrap, name)):
+async def _wait_for_topic(
+    bootstrap: str, security: KafkaSecurity, name: str, deadline: float
+) -> list[int]:
+    while not (found := await core.topic_partitions(bootstrap, name, security=security)):
         if time.monotonic() > deadline:
             raise core.ToolError(f"topic {name!r} has no partitions yet")
         await asyncio.sleep(0.1)
@@ -138,14 +173,13 @@ async def _wait_for_topic(bootstrap: str, name: str, deadline: float) -> list[in
 
 async def _produce(
     bootstrap: str,
+    security: KafkaSecurity,
     topic: str,
     values: Iterable[bytes | None],
     keys: Sequence[bytes | None] | None,
     partition: int | None,
 ) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024, acks=1
-    )
+    producer = core.producer_client(bootstrap, security, linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     try:
         pending = []
@@ -162,13 +196,14 @@ async def _produce(
 
 async def _consume(
     bootstrap: str,
+    security: KafkaSecurity,
     topic: str,
     count: float,
     deadline: float,
     settle: float,
     units: Callable[[Record], int] | None,
 ) -> list[Record]:
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(bootstrap, security)
     await consumer.start()
     records: list[Record] = []
     try:
@@ -190,9 +225,12 @@ async def _consume(
     return records
 
 
-async def _read_all(bootstrap: str, name: str, deadline: float) -> list[Record]:
-    assigned = [TopicPartition(name, p) for p in await _wait_for_topic(bootstrap, name, deadline)]
-    consumer = _consumer(bootstrap)
+async def _read_all(
+    bootstrap: str, security: KafkaSecurity, name: str, deadline: float
+) -> list[Record]:
+    found = await _wait_for_topic(bootstrap, security, name, deadline)
+    assigned = [TopicPartition(name, p) for p in found]
+    consumer = _consumer(bootstrap, security)
     await consumer.start()
     records: list[Record] = []
     try:
@@ -208,8 +246,8 @@ async def _read_all(bootstrap: str, name: str, deadline: float) -> list[Record]:
     return records
 
 
-async def _committed(bootstrap: str, group: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _committed(bootstrap: str, security: KafkaSecurity, group: str, topic: str) -> int:
+    admin = core.admin_client(bootstrap, security)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)

@@ -17,11 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from enginewatch.core.deadletters import dead_letter
-from enginewatch.core.kafka import ToolError, bootstrap_servers, describe, topic_partitions
+from enginewatch.core.kafka import (
+    ToolError,
+    bootstrap_servers,
+    check_connection,
+    consumer_client,
+    describe,
+    topic_partitions,
+)
+from enginewatch.core.kafkasecurity import KafkaSecurity
 from enginewatch.core.points import Origin
 from enginewatch.core.settings import load_settings
 from enginewatch.tools.arguments import positive_float, positive_int
@@ -65,10 +73,11 @@ def unrecorded_path(path: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     bootstrap = bootstrap_servers(settings.kafka.broker)
+    security = KafkaSecurity.from_config(settings.kafka)
     path: Path = args.file
     # The topic first: a mistyped name leaves no empty recording behind.
     try:
-        partitions = asyncio.run(topic_partitions(bootstrap, args.topic))
+        partitions = asyncio.run(_partitions(bootstrap, security, args.topic))
     except (ToolError, KafkaError) as exc:
         print(f"enginewatch record: {describe(exc, bootstrap)}", file=sys.stderr)
         return 2
@@ -85,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             outcome = asyncio.run(
                 _record(
                     bootstrap,
+                    security,
                     args.topic,
                     partitions,
                     stream,
@@ -110,8 +120,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _partitions(bootstrap: str, security: KafkaSecurity, topic: str) -> list[int] | None:
+    await check_connection(bootstrap, security)  # a refused password: one line
+    return await topic_partitions(bootstrap, topic, security=security)
+
+
 async def _record(
     bootstrap: str,
+    security: KafkaSecurity,
     topic: str,
     partitions: list[int],
     stream: BinaryIO,
@@ -122,9 +138,7 @@ async def _record(
     idle_timeout: float | None,
 ) -> Outcome:
     stop = stop_event()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
-    )
+    consumer = consumer_client(bootstrap, security, enable_auto_commit=False, group_id=None)
     await consumer.start()
     outcome = Outcome()
     progress = Progress(f"record {topic}", limit)

@@ -17,7 +17,15 @@ from typing import BinaryIO
 
 from aiokafka.errors import KafkaError
 
-from enginewatch.core.kafka import Sender, ToolError, bootstrap_servers, describe, ensure_topic
+from enginewatch.core.kafka import (
+    Sender,
+    ToolError,
+    bootstrap_servers,
+    check_connection,
+    describe,
+    ensure_topic,
+)
+from enginewatch.core.kafkasecurity import KafkaSecurity
 from enginewatch.core.settings import load_settings
 from enginewatch.tools.arguments import positive_float, positive_int
 from enginewatch.tools.pacing import FixedRate, OriginalTiming, Pacer, Schedule
@@ -88,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
                     stream,
                     label=args.file,
                     bootstrap=bootstrap,
+                    security=KafkaSecurity.from_config(settings.kafka),
+                    replication_factor=settings.kafka.replication_factor,
                     topic=args.topic,
                     partitions=args.partitions,
                     schedule=schedule,
@@ -111,6 +121,8 @@ async def _replay(
     *,
     label: str,
     bootstrap: str,
+    security: KafkaSecurity,
+    replication_factor: int | None,
     topic: str,
     partitions: int | None,
     schedule: Schedule,
@@ -118,7 +130,14 @@ async def _replay(
     total: int | None,
 ) -> tuple[int, int]:
     stop = stop_event()
-    count, created = await ensure_topic(bootstrap, topic, partitions or 1)
+    await check_connection(bootstrap, security)  # a refused password: one line
+    count, created = await ensure_topic(
+        bootstrap,
+        topic,
+        partitions or 1,
+        security=security,
+        replication_factor=replication_factor,
+    )
     if not created and partitions is not None and count != partitions:
         print(
             f"enginewatch replay: topic {topic} exists with {count} partition(s); "
@@ -126,7 +145,7 @@ async def _replay(
             file=sys.stderr,
         )
     needs_parse = key_by_src or isinstance(schedule, OriginalTiming)
-    sender = Sender(bootstrap, topic)
+    sender = Sender(bootstrap, topic, security)
     progress = Progress(f"replay {topic}", total)
     await sender.start()
     pacer = Pacer()

@@ -28,6 +28,7 @@ from rich.live import Live
 
 from enginewatch.core.influxql import InfluxQLClient, InfluxQueryError
 from enginewatch.core.kafka import bootstrap_servers
+from enginewatch.core.kafkasecurity import KafkaSecurity
 from enginewatch.core.settings import load_settings
 from enginewatch.tools.arguments import positive_float
 from enginewatch.top.influx import InfluxFigures, read_figures
@@ -64,7 +65,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     client = InfluxQLClient.from_config(settings.influx)
-    lag = LagReader(bootstrap_servers(settings.kafka.broker), settings.kafka.app_id)
+    lag = LagReader(
+        bootstrap_servers(settings.kafka.broker),
+        settings.kafka.app_id,
+        security=KafkaSecurity.from_config(settings.kafka),
+    )
     gatherer = Gatherer(
         f"{settings.kafka.app_id} · {settings.influx.database}", client, lag, args.window
     )

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from enginewatch.core.kafka import admin_client, consumer_client
+from enginewatch.core.kafkasecurity import PLAINTEXT, KafkaSecurity
 from enginewatch.top.snapshot import LagRow, lag_rows
 
 ROLES = ("agents", "archiver", "alerts")
@@ -22,18 +24,23 @@ ROLES = ("agents", "archiver", "alerts")
 class LagReader:
     """Kafka clients kept open across refreshes: one refresh, a few requests."""
 
-    def __init__(self, bootstrap: str, app_id: str, roles: Sequence[str] = ROLES) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        app_id: str,
+        roles: Sequence[str] = ROLES,
+        security: KafkaSecurity = PLAINTEXT,
+    ) -> None:
         self.bootstrap = bootstrap
+        self.security = security
         self.groups = {role: f"{app_id}-{role}" for role in roles}
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        self._admin = admin_client(self.bootstrap, self.security)
         await self._admin.start()
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False
-        )
+        self._consumer = consumer_client(self.bootstrap, self.security, enable_auto_commit=False)
         await self._consumer.start()
 
     async def close(self) -> None:

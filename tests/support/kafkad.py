@@ -1,9 +1,15 @@
-"""A private Kafka broker for tests that stop and restart it.
+"""A private Kafka broker for tests that stop and restart it, or that need a
+secured listener.
 
 It runs the same jars with the same configuration template as services/local.sh
 (a single KRaft node, broker and controller in one process), on free ports and
 with its data and logs under the test's own directory, so stopping it never
 touches the shared broker on 9092 that every other test uses.
+
+With `sasl_ssl=SaslSsl(...)` it also has a SASL_SSL listener beside its
+PLAINTEXT one: a certificate made at start by tests/support/tls.py, SCRAM
+users made by Kafka's own storage tool when the node is formatted
+(`--add-scram`), and the same users for PLAIN in the listener's JAAS config.
 """
 
 from __future__ import annotations
@@ -13,15 +19,20 @@ import os
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka.errors import KafkaError
+from pydantic import SecretStr
 
 from enginewatch.core.kafka import ToolError
+from enginewatch.core.kafkasecurity import KafkaSecurity
+from enginewatch.core.settings import SaslMechanism
 from enginewatch.harness import kafka
 from enginewatch.harness.processes import Process
 from tests.support.influxd import free_port
 from tests.support.services import ROOT, port_open
+from tests.support.tls import ServerCertificates, make_server_certificates
 
 TEMPLATE = ROOT / "services" / "kafka" / "server.properties"
 LOG4J = ROOT / "services" / "kafka" / "log4j.properties"
@@ -47,11 +58,22 @@ def cluster_id() -> str:
             return text
 
 
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True)
+class SaslSsl:
+    """A SASL_SSL listener: its users (name -> password), for SCRAM and PLAIN."""
+
+    users: dict[str, str] = field(default_factory=lambda: {"enginewatch": "sasl-secret"})
+    keystore_password: str = "keystore-secret"
+
+
 class PrivateKafka:
     """`start()`, `stop()`, `start()` again: the data directory, hence every topic,
     message and committed offset, stays."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, sasl_ssl: SaslSsl | None = None) -> None:
         self.directory = directory
         self.port = free_port()
         self.controller_port = free_port()
@@ -61,6 +83,26 @@ class PrivateKafka:
         self.logs = directory / "kafka" / "logs"
         self.log_path = self.logs / "stdout.log"
         self.process: Process | None = None
+        self.sasl_ssl = sasl_ssl
+        self.sasl_port = free_port() if sasl_ssl else None
+        self.certificates: ServerCertificates | None = None
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        assert self.sasl_port is not None, "no SASL_SSL listener"
+        return f"127.0.0.1:{self.sasl_port}"
+
+    def sasl_security(self, user: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> KafkaSecurity:
+        """How a client of the SASL_SSL listener connects as `user`, trusting its CA."""
+        assert self.sasl_ssl is not None, "no SASL_SSL listener"
+        assert self.certificates is not None, "start() first"
+        return KafkaSecurity(
+            protocol="SASL_SSL",
+            mechanism=mechanism,
+            username=user,
+            password=SecretStr(self.sasl_ssl.users[user]),
+            cafile=self.certificates.ca,
+        )
 
     def _java(self, *args: str) -> list[str]:
         libs = kafka_libs()
@@ -87,6 +129,8 @@ class PrivateKafka:
         assert SHARED_BROKER not in text
         assert SHARED_CONTROLLER not in text
         assert f"1@127.0.0.1:{self.controller_port}" in text
+        if self.sasl_ssl is not None:
+            text = self._with_sasl_ssl(text, self.sasl_ssl)
         self.config.write_text(text)
         if not (self.directory / "kafka" / "data" / "meta.properties").exists():
             subprocess.run(
@@ -98,11 +142,54 @@ class PrivateKafka:
                     cluster_id(),
                     "-c",
                     str(self.config),
+                    *self._scram_users(),
                 ),
                 check=True,
                 capture_output=True,
                 timeout=120,
             )
+
+    def _scram_users(self) -> list[str]:
+        """`--add-scram` arguments: every user, for both SCRAM mechanisms."""
+        if self.sasl_ssl is None:
+            return []
+        return [
+            argument
+            for name, password in self.sasl_ssl.users.items()
+            for mechanism in SCRAM_MECHANISMS
+            for argument in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
+        ]
+
+    def _with_sasl_ssl(self, text: str, sasl: SaslSsl) -> str:
+        """The template's configuration with a SASL_SSL listener added."""
+        if self.certificates is None:
+            tls = self.directory / "kafka" / "tls"
+            self.certificates = make_server_certificates(tls, sasl.keystore_password)
+        listener = f"SASL_SSL://127.0.0.1:{self.sasl_port}"
+        lines = []
+        for line in text.splitlines():
+            if line.startswith(("listeners=", "advertised.listeners=")):
+                line = f"{line},{listener}"
+            elif line.startswith("listener.security.protocol.map="):
+                line = f"{line},SASL_SSL:SASL_SSL"
+            lines.append(line)
+        plain_users = " ".join(f'user_{n}="{p}"' for n, p in sasl.users.items())
+        prefix = "listener.name.sasl_ssl"
+        certificates = self.certificates
+        lines += [
+            "sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN",
+            f"{prefix}.scram-sha-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            f"{prefix}.scram-sha-256.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            f"{prefix}.plain.sasl.jaas.config="
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+            f"{prefix}.ssl.keystore.type=PKCS12",
+            f"{prefix}.ssl.keystore.location={certificates.keystore}",
+            f"{prefix}.ssl.keystore.password={certificates.keystore_password}",
+            f"{prefix}.ssl.key.password={certificates.keystore_password}",
+        ]
+        return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 90.0) -> None:
         """Start the broker and return once it answers metadata requests."""
