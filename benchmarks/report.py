@@ -75,6 +75,15 @@ SCALING = (
     "scaling.two_workers_cpu",
     "scaling.ratio",
 )
+MONITORS = (
+    "ceilings.noop_consume",
+    "monitors.profile",
+    "monitors.profile_cpu",
+    "monitors.profile_ratio",
+    "monitors.join",
+    "monitors.join_cpu",
+    "monitors.join_ratio",
+)
 BASELINE = (
     "pipeline.enginewatch",
     "pipeline.enginewatch_cpu",
@@ -112,6 +121,7 @@ def render(results: dict[str, Any]) -> str:
         _scaling(figures),
         _baseline(figures),
         _memory(results["memory"]),
+        _monitors(figures),
         _method(results),
     ]
     return "\n".join(sections)
@@ -157,6 +167,8 @@ def _headline(figures: dict[str, dict[str, Any]]) -> str:
         ("agents.speedup", "agents now / agents before the change, reports/s"),
         ("scaling.ratio", "two agents workers / one, reports/s"),
         ("encoder.ratio", "our line-protocol encoder / influxdb-client's Point"),
+        ("monitors.profile_ratio", "monitors worker, 10-field profile / Faust no-op, records/s"),
+        ("monitors.join_ratio", "monitors worker, prediction-truth join / Faust no-op, records/s"),
     ):
         rows.append(f"| {label} | | {_num(figures[key]['median'])} | {_runs(figures[key])} | |")
     return (
@@ -424,6 +436,28 @@ megabytes of state. The archiver's peak comes from its batches: a batch is
 at most 1 000 archive messages (each holding at most 128 KiB of input), held
 as raw messages until written; their lines are made request by request, at
 most two requests of `ENGINEWATCH_BATCH_POINTS` (5 000) lines at a time.
+"""
+
+
+def _monitors(figures: dict[str, dict[str, Any]]) -> str:
+    return f"""## 8. Monitors
+
+{_table(figures, MONITORS)}
+One `enginewatch monitors` worker (`benchmarks/monitoring.py`), its input on
+topics of one partition each, produced once the worker holds them. *Profile*:
+one monitor profiling a stream of records of ten numeric fields (count,
+missing, mean, standard deviation, extremes, a KLL sketch and a histogram per
+field, 1 s windows of 1 000 records in event time). *Join*: one monitor
+joining predictions with their truths by id (each truth 0.1 s after its
+prediction, both topics produced side by side, regression figures per 1 s
+window). The rate is read from the archive topic: each window's points say how
+many records it took in (the profile's `records`; the join's matched pairs,
+unmatched predictions, orphan and late truths), against the CreateTime of the
+message that carried them; a last record far later closes every window. A
+record crosses the worker twice where it crosses the no-op agent once: the
+intake reads it and sends its observation on the worker's own topic (one
+message per batch and monitor), which the evaluation reads; per record the
+profile updates ten sketches where the join matches one pair.
 """
 
 

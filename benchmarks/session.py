@@ -32,6 +32,8 @@ class Scale:
     archive_copies: int  # the agents' points, this many times over, for the archiver
     encoder_points: int
     profile_messages: int
+    monitors_records: int  # records of ten numeric fields through one monitors worker
+    monitors_pairs: int  # predictions and as many truths through its join
     timeout: float  # the longest any one step may take before the run fails
 
 
@@ -45,6 +47,8 @@ FULL = Scale(
     archive_copies=10,
     encoder_points=50_000,
     profile_messages=30_000,
+    monitors_records=50_000,
+    monitors_pairs=25_000,
     timeout=240.0,
 )
 SMOKE = Scale(
@@ -57,6 +61,8 @@ SMOKE = Scale(
     archive_copies=2,
     encoder_points=2_000,
     profile_messages=1_000,
+    monitors_records=3_000,
+    monitors_pairs=1_500,
     timeout=120.0,
 )
 
@@ -89,13 +95,16 @@ class Session:
         return name
 
     def env(self, app_id: str, **settings: str) -> dict[str, str]:
-        """ENGINEWATCH_* settings for one run, on the local services."""
+        """ENGINEWATCH_* settings for one run, on the local services. The workers
+        send no points on themselves (`self_interval` 0): a run counts exactly the
+        points its input gives."""
         return settings_env(
             **{
                 "app_id": app_id,
                 "broker": kafka.LOCAL_BROKER,
                 "influx_url": influx.LOCAL_URL,
                 "partitions": str(PARTITIONS),
+                "self_interval": "0",
                 **settings,
             }
         )

@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from archiver.sink import GZIP_LEVEL
-from benchmarks import archiving, machine, pipeline, profiling, state, throughput, workload
+from benchmarks import (
+    archiving,
+    machine,
+    monitoring,
+    pipeline,
+    profiling,
+    state,
+    throughput,
+    workload,
+)
 from benchmarks.session import Scale, Session
 from benchmarks.workload import Expected, Recording
 
@@ -78,6 +87,15 @@ METRICS: dict[str, tuple[str, str]] = {
     "latency_tuned.p50": ("s", f"median, ENGINEWATCH_BATCH_SECONDS={TUNED_BATCH_SECONDS}"),
     "latency_tuned.p99": ("s", f"99th percentile, ENGINEWATCH_BATCH_SECONDS={TUNED_BATCH_SECONDS}"),
     "latency_tuned.max": ("s", f"worst probe, ENGINEWATCH_BATCH_SECONDS={TUNED_BATCH_SECONDS}"),
+    "monitors.profile": (
+        "records/s",
+        f"one monitors worker, a {monitoring.FIELDS}-field numeric profile, 1 s windows",
+    ),
+    "monitors.profile_cpu": ("µs CPU/record", "its CPU time per record"),
+    "monitors.profile_ratio": ("ratio", "monitors profile / Faust no-op"),
+    "monitors.join": ("records/s", "one monitors worker, predictions joined with truths by id"),
+    "monitors.join_cpu": ("µs CPU/record", "its CPU time per record (a prediction or a truth)"),
+    "monitors.join_ratio": ("ratio", "monitors join / Faust no-op"),
 }
 
 
@@ -206,6 +224,15 @@ def one_run(
     out["encoder.ratio"] = out["encoder.ours"] / out["encoder.influxdb_client"]
     out["transcode.fast"], out["transcode.reference"] = archiving.transcoders(sample)
     out["transcode.ratio"] = out["transcode.fast"] / out["transcode.reference"]
+
+    step("monitors, 10-field profile")
+    profiled = monitoring.monitors_throughput(session, session.scale.monitors_records)
+    out["monitors.profile"], out["monitors.profile_cpu"] = profiled.rate, profiled.cpu_us
+    out["monitors.profile_ratio"] = profiled.rate / noop.rate
+    step("monitors, prediction-truth join")
+    joined = monitoring.join_throughput(session, session.scale.monitors_pairs)
+    out["monitors.join"], out["monitors.join_cpu"] = joined.rate, joined.cpu_us
+    out["monitors.join_ratio"] = joined.rate / noop.rate
 
     step("pipeline")
     running = pipeline.start_pipeline(session, engine_map)

@@ -5,13 +5,18 @@ with `enginewatch alerts` on the archive topic, each a process of its own with
 its own settings (an app id, topics and a database of the demo's own, the
 simulated fleet's engine map, the demo's alert rules: enginewatch.demo.alerts).
 The simulated fleet has its incidents: an engine falls into error for a while,
-one runs hot. After the simulation it waits until every notification is a
-point in InfluxDB and each incident's alert fired and resolved, prints a
-per-model summary and the alerts read back from InfluxDB, renders the
+one runs hot. The model of the engine in error also has its own streams (its
+inputs, shifting halfway, its predictions and the truth), which
+`enginewatch monitors` watches (the demo's monitors file:
+enginewatch.demo.monitoring). After the simulation it waits until every
+notification is a point in InfluxDB, each incident's alert fired and resolved
+and the monitor's windows are in, prints a per-model summary, the alerts and
+the model's drift and quality per window read back from InfluxDB, renders the
 dashboards into PNG files, stops what it started and says how to run the full
 stack with compose. It exits 0 only if data flowed end to end (points in
-InfluxDB for every simulated model, not one dead letter) and each incident's
-alert fired and resolved.
+InfluxDB for every simulated model, not one dead letter), each incident's
+alert fired and resolved, and the monitor saw the drift after the shift (and
+none before) and the predictions err more.
 
 Faust keeps a data folder per worker (`datadir`); the demo's are under its
 work folder (F_DATADIR, Faust's own variable), not in the working directory.
@@ -45,6 +50,20 @@ from enginewatch.demo.alerts import (
     format_alerts,
     missed_incidents,
 )
+from enginewatch.demo.monitoring import (
+    REFERENCE_FILE,
+    REFERENCE_RECORDS,
+    Window,
+    expected_windows,
+    format_windows,
+    monitor_name,
+    monitors_file,
+    queries,
+    streams_rate,
+    verdict,
+    window_seconds,
+    windows,
+)
 from enginewatch.demo.summary import (
     COUNT_ALL,
     QUERIES,
@@ -68,7 +87,14 @@ from enginewatch.tools.fleet import (
     incident_plan,
     notifications,
 )
+from enginewatch.tools.model_streams import (
+    ROLES,
+    ModelStreamsConfig,
+    model_streams,
+    reference_sample,
+)
 from enginewatch.tools.progress import format_duration
+from enginewatch.tools.recording import NEWLINE
 from enginewatch.tools.simulate import write_engine_map
 
 SEED = 1  # the fleet of compose/engine-map.json
@@ -79,7 +105,11 @@ SNAPSHOT_TIMEOUT = 300.0
 # After the last point: how long the alerts' last transitions may take to reach
 # InfluxDB (alerts worker -> archive topic -> archiver).
 ALERTS_TIMEOUT = 30.0
-WORKERS = ("agents", "alerts", "archiver")
+# After the last point: how long the monitor's last windows may take (monitors
+# worker -> archive topic -> archiver).
+MONITORS_TIMEOUT = 30.0
+WORKERS = ("agents", "alerts", "archiver", "monitors")
+SNAPSHOT_FIELD = "income"  # the field Model quality's quantiles and heatmap show
 
 COMPOSE_HELP = """\
 The full stack (Kafka, InfluxDB 2, provisioned Grafana, agents, archiver, alerts, Alertmanager)
@@ -200,6 +230,19 @@ class Demo:
         self.engines = build_fleet(self.fleet.engines, self.fleet.seed)
         self.models = engine_map(self.engines)
         self.incidents = incident_plan(self.fleet)
+        # The monitored model: the one whose engine falls into error.
+        errors = [i.engine for i in self.incidents if i.kind == "error"]
+        self.watched = self.engines[errors[0] if errors else 0].model
+        self.window = window_seconds(self.fleet.duration or 60.0)
+        self.streams = ModelStreamsConfig(
+            self.fleet.start,
+            self.fleet.duration or 60.0,
+            rate=streams_rate(self.window),
+            seed=self.fleet.seed,
+            align=self.window,
+        )
+        self.streams_prefix = f"{self.app_id}-model"
+        self.monitors_path = self.workdir / "monitors.yaml"
         self.children: list[Process] = []
         self.influx = InfluxQLClient(self.settings.influx.url, self.database, timeout=30)
         self.tty = sys.stdout.isatty()
@@ -216,8 +259,10 @@ class Demo:
             expected = self.simulate()
             points = self.drain(expected)
             alerts = self.wait_for_alerts()
+            monitored = self.wait_for_monitors()
             ok = self.report(expected, points)
             ok = self.report_alerts(alerts) and ok
+            ok = self.report_monitors(monitored) and ok
             self.snapshots()
             say("\n" + COMPOSE_HELP)
             return 0 if ok else 1
@@ -235,6 +280,13 @@ class Demo:
         say(f"  app id {self.app_id}, InfluxDB database {self.database}, logs in {self.workdir}/")
         for line in describe_incidents(self.incidents, self.engines):
             say(line)
+        shift = (self.streams.shift_us - self.streams.first_us) / 1e6
+        first = (self.streams.first_us / 1e6) - self.fleet.start.timestamp()
+        say(
+            f"  {self.watched}'s own streams run from {first:+.1f} s, its input shifts "
+            f"{shift:g} s later: `enginewatch monitors` ({self.window} s windows) should see "
+            "it drift and its predictions err more"
+        )
         self.workdir.mkdir(parents=True, exist_ok=True)
         url = self.settings.influx.url
         try:
@@ -249,12 +301,19 @@ class Demo:
                 # As the agents declare them: the dead letters in one partition.
                 partitions = 1 if role == "dead" else PARTITIONS
                 kafka.create_topic(topic, partitions, bootstrap=self.bootstrap)
+            for role in ROLES:  # one partition each: every stream in time order
+                kafka.create_topic(f"{self.streams_prefix}-{role}", 1, bootstrap=self.bootstrap)
         except (OSError, KafkaError) as exc:
             raise DemoError(
                 f"Kafka at {self.bootstrap}: {exc!r}; is it running (`make up`)?"
             ) from None
         write_engine_map(self.map_path, self.models)
         self.rules_path.write_text(DEMO_RULES, encoding="utf-8")
+        sample = reference_sample(self.fleet.seed, REFERENCE_RECORDS)
+        (self.workdir / REFERENCE_FILE).write_bytes(b"".join(r + NEWLINE for r in sample))
+        self.monitors_path.write_text(
+            monitors_file(self.watched, self.streams_prefix, self.window), encoding="utf-8"
+        )
 
     def start_workers(self) -> None:
         self.env.update(
@@ -268,6 +327,7 @@ class Demo:
                 influx_bucket=self.database,
                 alert_rules=str(self.rules_path.resolve()),
                 alerts_topic=self.topics["alerts"],
+                monitors=str(self.monitors_path.resolve()),
             )
         )
         # Faust's data folders under the work folder: `{conf.name}` is Faust's own
@@ -275,7 +335,7 @@ class Demo:
         faust_dir = self.workdir / "faust"
         faust_dir.mkdir(parents=True, exist_ok=True)  # Faust makes the last folder only
         self.env["F_DATADIR"] = str(faust_dir.resolve() / "{conf.name}-data")
-        say("starting the agents, the alerts worker and the archiver ...")
+        say("starting the agents, the alerts worker, the monitors worker and the archiver ...")
         workers = [self._start(name, "-l", "info") for name in WORKERS]
         for worker in workers:
             worker.wait_for_log("Ready", READY_TIMEOUT)
@@ -293,6 +353,9 @@ class Demo:
             "--seed", str(fleet.seed),
             "--start", fleet.start.isoformat().replace("+00:00", "Z"),
             *(["--incidents"] if fleet.incidents else []),
+            "--model-streams", self.streams_prefix,
+            "--streams-rate", f"{self.streams.rate:g}",
+            "--streams-align", f"{self.streams.align:g}",
             name="simulator",
         )  # fmt: skip
         say(f"simulating {expected:,} notifications ...")
@@ -335,6 +398,40 @@ class Demo:
             time.sleep(1)
             found = episodes(self._query(ALERTS_QUERY))
         return found
+
+    def wait_for_monitors(self) -> list[Window]:
+        """The monitor's windows InfluxDB holds, once each window its clocks passed is
+        in (or the time is up: then what there is)."""
+        expected = expected_windows(model_streams(self.streams), self.window)
+        deadline = time.monotonic() + MONITORS_TIMEOUT
+        while True:
+            found = self._windows()
+            profiled = {w.start_ms for w in found if w.records is not None}
+            judged = {w.start_ms for w in found if w.coverage is not None}
+            if expected.profiles <= profiled and expected.quality <= judged:
+                return found
+            if time.monotonic() > deadline:
+                return found
+            self._check_workers()
+            time.sleep(1)
+
+    def report_monitors(self, found: list[Window]) -> bool:
+        """The model's drift and quality per window, and whether they show the shift."""
+        name = monitor_name(self.watched)
+        say(
+            f"\n{self.watched}'s input and predictions, read back from InfluxDB "
+            f"(monitor {name}; data_profile, data_drift, model_quality):\n"
+        )
+        start_ms = int(self.fleet.start.timestamp() * 1000)
+        say(format_windows(found, start_ms) if found else "  no window")
+        expected = expected_windows(model_streams(self.streams), self.window)
+        judged = verdict(found, expected, start_ms, self.streams.shift_us // 1000, self.window)
+        say("")
+        for line in judged.lines:
+            say(line)
+        if not judged.ok:
+            say(f"see {self.workdir}/monitors.log")
+        return judged.ok
 
     def report_alerts(self, found: list[Episode]) -> bool:
         """The alerts that fired (and resolved), and whether each incident's did."""
@@ -381,11 +478,8 @@ class Demo:
             return
         say("\nrendering the dashboards ...")
         # Model detail of the model that fell into error: its alerts on the time axes.
-        chosen = [
-            arg
-            for incident in [i for i in self.incidents if i.kind == "error"][:1]
-            for arg in ("--var", f"model={self.engines[incident.engine].model}")
-        ]
+        # Model quality of the same model, which is also the one monitored.
+        chosen = ["--var", f"model={self.watched}", "--var", f"field={SNAPSHOT_FIELD}"]
         child = self._start("snapshot", *chosen, "--out", str(self.out))
         child.wait(SNAPSHOT_TIMEOUT)  # stop() ends it when it takes longer
         pngs = [line for line in child.log().splitlines() if line.endswith(".png")]
@@ -424,6 +518,9 @@ class Demo:
         for child in self.children:
             if child.name in WORKERS:
                 child.check()
+
+    def _windows(self) -> list[Window]:
+        return windows({name: self._query(q) for name, q in queries(self.watched).items()})
 
     def _points(self) -> int:
         return count_points(self._query(COUNT_ALL))

@@ -7,6 +7,9 @@ show a living fleet; `--fast` sends as fast as the broker takes them.
 `--map-out` writes the matching engine map (`{uuid: model name}`) for the agents.
 `--incidents` gives the fleet an engine that falls into error and one that runs
 hot, on a schedule (enginewatch.tools.fleet `incident_plan`), for alerts to fire.
+`--model-streams PREFIX` also publishes one model's own streams, its inputs
+(shifting halfway), predictions and truths (enginewatch.tools.model_streams),
+on PREFIX-inputs, PREFIX-predictions and PREFIX-truths, for monitors to watch.
 """
 
 from __future__ import annotations
@@ -17,13 +20,22 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 from aiokafka.errors import KafkaError
 
-from enginewatch.core.kafka import Sender, ToolError, bootstrap_servers, describe, ensure_topic
+from enginewatch.core.kafka import (
+    Sender,
+    ToolError,
+    bootstrap_servers,
+    check_connection,
+    describe,
+    ensure_topic,
+)
+from enginewatch.core.kafkasecurity import KafkaSecurity
 from enginewatch.core.settings import load_settings
 from enginewatch.tools.arguments import positive_float, positive_int
 from enginewatch.tools.fleet import (
@@ -33,6 +45,7 @@ from enginewatch.tools.fleet import (
     engine_map,
     notifications,
 )
+from enginewatch.tools.model_streams import ROLES, ModelStreamsConfig, StreamRecord, model_streams
 from enginewatch.tools.pacing import Pacer
 from enginewatch.tools.progress import Progress
 from enginewatch.tools.recording import NEWLINE
@@ -92,12 +105,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the second engine falls into error for a while, the third runs hot (CPU above "
         "90 %%), at shares of --duration (of every 10 minutes without one)",
     )
+    parser.add_argument(
+        "--model-streams",
+        metavar="PREFIX",
+        help="also publish a model's inputs (shifting halfway), predictions and truths on "
+        "PREFIX-inputs, PREFIX-predictions, PREFIX-truths (needs --duration)",
+    )
+    parser.add_argument(
+        "--streams-rate",
+        type=positive_float,
+        default=25.0,
+        metavar="R",
+        help="the model streams' input records per second (default 25)",
+    )
+    parser.add_argument(
+        "--streams-align",
+        type=positive_float,
+        default=1.0,
+        metavar="S",
+        help="the model streams start at a multiple of S seconds since the epoch, so "
+        "monitor windows of S start full (default 1)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     if (args.fast or args.output) and args.duration is None:
         print("enginewatch simulate: --fast and --output need a --duration", file=sys.stderr)
+        return 2
+    if args.model_streams and (args.duration is None or args.output is not None):
+        print("enginewatch simulate: --model-streams needs a --duration and Kafka", file=sys.stderr)
         return 2
     config = FleetConfig(
         engines=args.engines,
@@ -117,12 +154,27 @@ def run(args: argparse.Namespace) -> int:
         return 0
     topic = args.topic or settings.topics.input_topic
     bootstrap = bootstrap_servers(settings.kafka.broker)
+    streams = None
+    if args.model_streams:
+        streams = ModelStreamsConfig(
+            config.start,
+            float(args.duration),
+            rate=args.streams_rate,
+            seed=args.seed,
+            align=args.streams_align,
+        )
     try:
-        sent, failed = asyncio.run(
-            _publish(
+        (sent, failed), streamed = asyncio.run(
+            _publish_all(
                 messages,
                 config,
-                bootstrap=bootstrap,
+                streams,
+                args.model_streams or "",
+                kafka=_Kafka(
+                    bootstrap,
+                    KafkaSecurity.from_config(settings.kafka),
+                    settings.kafka.replication_factor,
+                ),
                 topic=topic,
                 partitions=args.partitions or settings.topics.partitions,
                 paced=not args.fast,
@@ -131,6 +183,12 @@ def run(args: argparse.Namespace) -> int:
     except (ToolError, KafkaError) as exc:
         print(f"enginewatch simulate: {describe(exc, bootstrap)}", file=sys.stderr)
         return 2
+    if streams is not None:
+        print(
+            f"sent {streamed[0]:,} model stream record(s) to {args.model_streams}-*",
+            file=sys.stderr,
+        )
+        failed += streamed[1]
     summary = f"sent {sent:,} notification(s) of {config.engines} engine(s) to {topic}"
     if failed:
         print(f"{summary}; {failed:,} could not be sent (see the errors above)", file=sys.stderr)
@@ -162,18 +220,101 @@ def write_recording(path: Path, messages: Iterable[Notification]) -> int:
     return count
 
 
+@dataclass(frozen=True)
+class _Kafka:
+    """Where the simulation publishes, and how topics are made there."""
+
+    bootstrap: str
+    security: KafkaSecurity
+    replication_factor: int | None
+
+    def sender(self, topic: str) -> Sender:
+        return Sender(self.bootstrap, topic, self.security)
+
+    async def ensure_topic(self, topic: str, partitions: int) -> None:
+        await ensure_topic(
+            self.bootstrap,
+            topic,
+            partitions,
+            security=self.security,
+            replication_factor=self.replication_factor,
+        )
+
+
+async def _publish_all(
+    messages: Iterable[Notification],
+    config: FleetConfig,
+    streams: ModelStreamsConfig | None,
+    prefix: str,
+    *,
+    kafka: _Kafka,
+    topic: str,
+    partitions: int,
+    paced: bool,
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The fleet's notifications and, beside them, the model streams; (sent, failed) of each."""
+    stop = stop_event()  # one for both: a signal has one handler
+    await check_connection(kafka.bootstrap, kafka.security)  # a refused password: one line
+    fleet = _publish(
+        messages,
+        config,
+        kafka=kafka,
+        topic=topic,
+        partitions=partitions,
+        paced=paced,
+        stop=stop,
+    )
+    if streams is None:
+        return await fleet, (0, 0)
+    records = model_streams(streams)
+    return await asyncio.gather(
+        fleet, _publish_streams(records, streams, prefix, kafka, paced, stop)
+    )
+
+
+async def _publish_streams(
+    records: Iterable[StreamRecord],
+    config: ModelStreamsConfig,
+    prefix: str,
+    kafka: _Kafka,
+    paced: bool,
+    stop: asyncio.Event,
+) -> tuple[int, int]:
+    """The model streams, each on its topic (one partition: in time order), in their time."""
+    senders = {role: kafka.sender(f"{prefix}-{role}") for role in ROLES}
+    for sender in senders.values():
+        await kafka.ensure_topic(sender.topic, 1)
+        await sender.start()
+    start_us = round(config.start.timestamp() * 1e6)
+    pacer = Pacer()
+    try:
+        for number, record in enumerate(records):
+            if paced:
+                await pacer.wait_until((record.time_us - start_us) / 1e6, stop)
+            if stop.is_set():
+                break
+            await senders[record.role].send(record.value, record.key, f"{record.role} {number}")
+    finally:
+        for sender in senders.values():
+            await sender.stop()
+    return (
+        sum(s.sent for s in senders.values()),
+        sum(len(s.failures) for s in senders.values()),
+    )
+
+
 async def _publish(
     messages: Iterable[Notification],
     config: FleetConfig,
     *,
-    bootstrap: str,
+    kafka: _Kafka,
     topic: str,
     partitions: int,
     paced: bool,
+    stop: asyncio.Event,
 ) -> tuple[int, int]:
-    stop = stop_event()
-    await ensure_topic(bootstrap, topic, partitions)
-    sender = Sender(bootstrap, topic)
+    await kafka.ensure_topic(topic, partitions)
+    sender = kafka.sender(topic)
     progress = Progress(f"simulate {topic}")
     start_us = round(config.start.timestamp() * 1e6)
     fraction: float | None = None

@@ -43,7 +43,14 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
             assert results["figures"][key]["median"] > 0, key
 
     memory = results["memory"]
-    for process in ("agents", "archiver", "baseline", "faust no-op consume"):
+    for process in (
+        "agents",
+        "archiver",
+        "baseline",
+        "faust no-op consume",
+        "monitors, profile",
+        "monitors, join",
+    ):
         assert memory["peak_rss_mib"][process] > 0, process
     assert memory["state_bytes_per_engine"]["carried_in_memory"] > 0
     assert results["profile"]["samples"] >= 0
@@ -59,6 +66,7 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         "## 5. Scaling",
         "## 6. Baseline",
         "## 7. Memory",
+        "## 8. Monitors",
     ):
         assert heading in report
     for _, _, _, label in TARGETS:

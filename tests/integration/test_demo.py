@@ -14,6 +14,14 @@ from enginewatch.tools.fleet import build_fleet, engine_map
 from tests.support.services import ROOT
 
 DEMO_SECONDS = "15"
+MONITORS_MEASUREMENTS = (
+    "data_profile",
+    "data_histogram",
+    "data_drift",
+    "model_quality",
+    "model_quality_class",
+    "monitor_state",
+)
 
 
 def demo_env(database: str, app_id: str, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -60,9 +68,26 @@ def test_make_demo(database: str, unique: Callable[[str], str], tmp_path: Path) 
     assert counts is not None, output
     sent, stored = (int(number.replace(",", "")) for number in counts.groups())
     assert sent == stored > 0
-    # Beside them, the alerts worker's transitions (checked below).
+    # Beside them, the alerts worker's transitions and the monitor's points (both checked
+    # below).
     alert_points = len(influx.rows(database, 'SELECT "state" FROM "alerts"'))
-    assert influx.count_points(database) == stored + alert_points
+    measurements = {
+        name for series in influx.query(database, "SHOW MEASUREMENTS") for (name,) in series.values
+    }
+    monitor_points = sum(
+        len(influx.rows(database, f'SELECT * FROM "{name}"'))
+        for name in MONITORS_MEASUREMENTS
+        if name in measurements
+    )
+    assert monitor_points > 0
+    # And the workers' reports on themselves (enginewatch/core/selfmetrics.py).
+    self_points = sum(
+        len(influx.rows(database, f'SELECT * FROM "{name}"'))
+        for name in measurements
+        if name.startswith("enginewatch_")
+    )
+    total = stored + alert_points + monitor_points + self_points
+    assert influx.count_points(database) == total
     assert "; 0 dead letters" in output
 
     # One summary line per simulated model, and InfluxDB holds each model's points.
@@ -94,14 +119,53 @@ def test_make_demo(database: str, unique: Callable[[str], str], tmp_path: Path) 
         assert "firing" in states, (rule, states)
         assert states[-1] == "resolved", (rule, states)
 
+    # The watched model (the one in error): its drift and quality per window, in the
+    # summary and in InfluxDB. Its input shifts halfway: drift after, none before,
+    # and the predictions err more.
+    watched = fleet[1].model
+    monitored = output.split(f"{watched}'s input and predictions, read back from InfluxDB")[1]
+    monitored = monitored.split("rendering the dashboards")[0]
+    drift = re.search(
+        r"drift: the input shifted at \+[\d.]+ s; (\d+) of the (\d+) windows after it drifted "
+        r"\(([\w, ]+); drift share up to ([\d.]+)\), 0 of the (\d+) before it",
+        monitored,
+    )
+    assert drift is not None, monitored
+    assert int(drift.group(1)) == int(drift.group(2)) >= 1
+    assert set(drift.group(3).split(", ")) == {"debt_ratio", "income", "region"}
+    assert float(drift.group(4)) == 0.75  # three of the four fields
+    assert int(drift.group(5)) >= 1
+    quality = re.search(r"MAE ([\d.]+) before the shift, ([\d.]+) after", monitored)
+    assert quality is not None, monitored
+    assert float(quality.group(2)) > 2 * float(quality.group(1))
+    assert "label coverage" in monitored
+    assert "NOT AS EXPECTED" not in monitored
+    assert len(re.findall(r" DRIFT ", monitored)) == int(drift.group(1))
+    stream_drift = influx.rows(
+        database, 'SELECT "drifted" FROM "data_drift" WHERE "field" = \'*\' GROUP BY "model"'
+    )
+    assert {row["model"] for row in stream_drift} == {watched}
+    assert sum(row["drifted"] for row in stream_drift) == int(drift.group(1))
+    maes = influx.rows(database, 'SELECT "mae", "coverage" FROM "model_quality"')
+    assert maes
+    assert all(0 < row["coverage"] <= 1 for row in maes)
+    work = tmp_path / "work"
+    assert "reference: {file: reference.jsonl}" in (work / "monitors.yaml").read_text()
+    assert len((work / "reference.jsonl").read_bytes().splitlines()) == 2000
+
     # Faust's data folders went under the work folder, none into the working directory.
     assert set(ROOT.glob("*-data")) == data_dirs
     kept = {path.name for path in (tmp_path / "work" / "faust").iterdir()}
-    assert kept == {f"{app_id}-{worker}-data" for worker in ("agents", "alerts", "archiver")}
+    workers = ("agents", "alerts", "archiver", "monitors")
+    assert kept == {f"{app_id}-{worker}-data" for worker in workers}
 
     # The dashboards were rendered where the output says.
     pngs = [Path(line.strip()) for line in output.splitlines() if line.strip().endswith(".png")]
-    assert pngs
+    assert {png.name for png in pngs} == {
+        "enginewatch-fleet.png",
+        "enginewatch-model.png",
+        "enginewatch-model-quality.png",
+    }
     for png in pngs:
         assert (ROOT / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "docker compose -f compose/docker-compose.yml" in output

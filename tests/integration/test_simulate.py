@@ -7,6 +7,7 @@ import json
 import subprocess
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -15,6 +16,7 @@ from enginewatch.core.points import decode_archive
 from enginewatch.harness import kafka
 from enginewatch.harness.processes import Process as Worker
 from enginewatch.harness.processes import run_enginewatch
+from enginewatch.tools.model_streams import ROLES, ModelStreamsConfig, model_streams
 from tests.support.services import ROOT, base_env
 
 PARTITIONS = 4
@@ -89,3 +91,31 @@ def test_simulated_fleet_through_the_agents_without_dead_letters(
     # Rejections as the taps count them, and as the engines report the rejected data.
     sources = Counter(p.tags.get("source", "tap") for p in points if p.measurement == "rejections")
     assert set(sources) == {"tap", "report"}
+
+
+def test_model_streams_beside_the_fleet(unique: Callable[[str], str]) -> None:
+    notify, prefix = unique("notify"), unique("model")
+    env = base_env(unique("app"), input_topic=notify, partitions="1")
+    sent = enginewatch(
+        "simulate", *FLEET, *START, "--fast", "--model-streams", prefix,
+        "--streams-rate", "40", "--streams-align", "5", env=env,
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    config = ModelStreamsConfig(
+        datetime(2024, 5, 1, 12, tzinfo=UTC), 8.0, rate=40.0, seed=9, align=5.0
+    )
+    wanted = list(model_streams(config))
+    assert f"sent {len(wanted):,} model stream record(s) to {prefix}-*" in sent.stderr
+    for role in ROLES:
+        # One partition each: the stream in time order, keyed by record id.
+        records = kafka.read_all(f"{prefix}-{role}")
+        mine = [r for r in wanted if r.role == role]
+        assert [(r.key, r.value) for r in records] == [(r.key, r.value) for r in mine]
+        assert kafka.partitions(f"{prefix}-{role}") == [0]
+
+
+def test_model_streams_need_a_duration(unique: Callable[[str], str]) -> None:
+    env = base_env(unique("app"), input_topic=unique("notify"))
+    refused = enginewatch("simulate", "--model-streams", unique("model"), env=env)
+    assert refused.returncode == 2
+    assert "--model-streams needs a --duration" in refused.stderr

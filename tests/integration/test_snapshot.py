@@ -94,7 +94,9 @@ def test_snapshot_writes_one_png_per_dashboard(loaded: str, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     fleet = tmp_path / "out" / "enginewatch-fleet.png"
     model = tmp_path / "out" / "enginewatch-model.png"
-    assert done.stdout.split() == [str(fleet), str(model)]
+    quality = tmp_path / "out" / "enginewatch-model-quality.png"
+    # Model quality too, without a monitor's point: its panels say "No data".
+    assert done.stdout.split() == [str(fleet), str(model), str(quality)]
     assert imread(fleet).shape[1] == 1600
     # The failing engine's error state is drawn in the mapping's red; its alert
     # is a red mark on the time axes, and a critical row of the firing alerts.
@@ -126,6 +128,88 @@ def test_snapshot_chooses_variables_and_refuses_unknown_values(loaded: str, tmp_
     refused = snapshot(env, "--dashboard", dashboard, "--var", "model=nope", "--out", str(tmp_path))
     assert refused.returncode == 2
     assert "$model: nope not among its values (churn, fraud)" in refused.stderr
+
+
+QUALITY = ROOT / "grafana" / "dashboards" / "model-quality.json"
+DARKEST_ORANGE = np.array([0x7F, 0x27, 0x04])  # the heatmap's busiest cell
+
+
+def monitor_points() -> list[str]:
+    """A monitor's points as `enginewatch monitors` writes them: 10 s windows, the
+    input's `load` drifting from the fourth, its histogram most full in bucket 6 there."""
+    lines = []
+    base = {"model": "lstm", "monitor": "watch", "window": "10s"}
+    for k in range(8):
+        shifted = k >= 3
+        at = 10 * k
+        field = {**base, "stream": "input", "field": "load"}
+        lines.append(
+            line(
+                "data_profile",
+                field,
+                f"count=50i,p5={1 + 4 * shifted},p50={3 + 4 * shifted},p95={5 + 4 * shifted}",
+                at,
+            )
+        )
+        for edge, n in (("2", 10 + 30 * (not shifted)), ("6", 5 + 40 * shifted), ("+Inf", 5)):
+            lines.append(line("data_histogram", {**field, "bucket": edge}, f"count={n}i", at))
+        if k:
+            lines.append(
+                line(
+                    "data_drift",
+                    field,
+                    f"statistic={0.5 if shifted else 0.02},drifted={int(shifted)}i",
+                    at,
+                )
+            )
+            whole = {**base, "stream": "input", "field": "*"}
+            lines.append(
+                line(
+                    "data_drift",
+                    whole,
+                    f"drift_share={float(shifted)},drifted_fields={int(shifted)}i,drifted={int(shifted)}i",
+                    at,
+                )
+            )
+        quality = {**base, "stream": "out", "field": "yhat"}
+        lines.append(
+            line(
+                "model_quality",
+                quality,
+                f"matched=9i,unmatched=1i,coverage=0.9,mae={0.5 + shifted}",
+                at,
+            )
+        )
+        lines.append(line("monitor_state", base, "bytes=20000i,waiting=3i,panes=2i", at))
+    return lines
+
+
+def test_snapshot_draws_model_quality_with_its_heatmap(
+    services: None, database: str, tmp_path: Path
+) -> None:
+    influx.create_database(database)
+    response = requests.post(
+        f"{INFLUX_URL}/write",
+        params={"db": database},
+        data="\n".join(monitor_points()).encode(),
+        timeout=30,
+    )
+    response.raise_for_status()
+    env = {"ENGINEWATCH_INFLUX_URL": INFLUX_URL, "ENGINEWATCH_INFLUX_BUCKET": database}
+    done = snapshot(env, "--dashboard", str(QUALITY), "--var", "model=lstm", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    pixels = (imread(tmp_path / "enginewatch-model-quality.png")[:, :, :3] * 255).astype(int)
+    dashboard = load_dashboard(QUALITY)
+
+    def shows(title: str, rgb: np.ndarray, tolerance: int = 40) -> bool:
+        (found,) = [p for p in dashboard.panels if p.title == title]
+        left, top, width, height = Canvas(dashboard).box(found)
+        area = pixels[int(top) : int(top + height), int(left) : int(left + width)]
+        return bool((np.abs(area - rgb).sum(axis=2) < tolerance).any())
+
+    assert shows("Histogram of $field", DARKEST_ORANGE, 30)
+    assert shows("Drifted fields over time", RED)  # the drifted windows, in the mapping's red
+    assert not shows("Quantiles of $field", RED)
 
 
 def test_snapshot_says_when_influxdb_refuses(tmp_path: Path, services: None) -> None:

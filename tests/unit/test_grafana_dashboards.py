@@ -40,6 +40,13 @@ MEASUREMENTS = {
     "model_console",
     "jet_status",
     "alerts",  # the alerts worker's transitions (alerts/stage.py `alert_point`)
+    # The monitors worker's (README, "Monitors' measurements"), on Model quality.
+    "data_profile",
+    "data_histogram",
+    "data_drift",
+    "model_quality",
+    "model_quality_class",
+    "monitor_state",
 }
 STATE_NAMES = {
     "0": "init",
@@ -62,9 +69,9 @@ def by_title(title: str) -> dict[str, Any]:
     return found
 
 
-def test_both_dashboards_exist_with_unique_uids() -> None:
+def test_the_dashboards_exist_with_unique_uids() -> None:
     dashboards = load_dashboards(DASHBOARDS)
-    assert {d.title for d in dashboards} == {"Fleet overview", "Model detail"}
+    assert {d.title for d in dashboards} == {"Fleet overview", "Model detail", "Model quality"}
     assert len({d.uid for d in dashboards}) == len(dashboards)
 
 
@@ -96,7 +103,15 @@ def test_current_schema_and_provisioning_friendly_fields(name: str) -> None:
     assert "id" not in data or data["id"] is None  # ids belong to Grafana's database
     assert "enginewatch" in data["tags"]
     for panel in data["panels"]:
-        assert panel["type"] in {"timeseries", "stat", "table", "state-timeline", "logs", "row"}
+        assert panel["type"] in {
+            "timeseries",
+            "stat",
+            "table",
+            "state-timeline",
+            "logs",
+            "heatmap",
+            "row",
+        }
 
 
 @pytest.mark.parametrize("name", sorted(raw_dashboards()))
@@ -313,6 +328,8 @@ def test_interpolation_leaves_nothing_for_influxdb_to_misread(name: str) -> None
     variables = {
         "model": VariableValue("model", "fraud/score v2.1"),
         "engine": VariableValue("engine", (ALL_VALUE,), ("e.1", "e|2")),
+        "monitor": VariableValue("monitor", (ALL_VALUE,), ("m.1", "m|2")),
+        "field": VariableValue("field", "p/q.r"),
     }
     texts = [q.influxql for q in panel_queries(dashboard, variables, hour, DATASOURCES)]
     texts += [a.influxql for a in annotation_queries(dashboard, variables, hour)]
@@ -329,6 +346,10 @@ def test_interpolation_leaves_nothing_for_influxdb_to_misread(name: str) -> None
             assert '"model" =~ /^fraud\\/score v2\\.1$/' in text
         if '"engine" =~' in text:
             assert '"engine" =~ /^(e\\.1|e\\|2)$/' in text
+        if '"monitor" =~' in text:
+            assert '"monitor" =~ /^(m\\.1|m\\|2)$/' in text
+        if '"field" =~' in text:
+            assert '"field" =~ /^p\\/q\\.r$/' in text
 
 
 # Alerts: annotations on both dashboards, the firing ones on Fleet overview.
@@ -437,3 +458,41 @@ def test_check_finds_an_annotation_without_the_time_filter_or_its_text_column() 
         "Model detail: annotation 'Alerts resolved': tagsColumn 'rule' is not among its "
         "query's columns alertname, engine, model, severity, state, value",
     ]
+
+
+def test_model_quality_filters_by_model_and_monitor_and_draws_a_field() -> None:
+    data = by_title("Model quality")
+    variables = {v["name"]: v for v in data["templating"]["list"]}
+    assert list(variables) == ["model", "monitor", "field"]
+    assert variables["monitor"]["multi"]
+    assert variables["monitor"]["includeAll"]
+    assert "$model" in variables["monitor"]["query"]
+    assert {"$model", "$monitor"} <= set(re.findall(r"\$\w+", variables["field"]["query"]))
+    assert not variables["field"]["multi"]  # a band and a heatmap show one field
+    panels = {p["title"]: p for p in data["panels"]}
+    for panel in data["panels"]:
+        for target in panel["targets"]:
+            assert '"model" =~ /^$model$/' in target["query"], panel["title"]
+            assert '"monitor" =~ /^$monitor$/' in target["query"], panel["title"]
+    for title in ("Quantiles of $field", "Histogram of $field"):
+        (target,) = panels[title]["targets"]
+        assert '"field" =~ /^$field$/' in target["query"]
+    # The stream's own drift figures are field `*`; the fields' are every other.
+    assert "\"field\" = '*'" in panels["Drift share by stream"]["targets"][0]["query"]
+    assert "\"field\" != '*'" in panels["Drift statistic by field"]["targets"][0]["query"]
+    # Histogram buckets as Grafana's heatmap of time series buckets (upper edges).
+    heatmap = panels["Histogram of $field"]
+    assert heatmap["type"] == "heatmap"
+    assert heatmap["options"]["calculate"] is False
+    assert heatmap["options"]["rowsFrame"]["layout"] == "le"
+    assert heatmap["targets"][0]["alias"] == "$tag_bucket"
+    # Quantile bands: p95 down to p5, p75 down to p25.
+    overrides = {
+        o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+        for o in panels["Quantiles of $field"]["fieldConfig"]["overrides"]
+    }
+    assert overrides["p95"]["custom.fillBelowTo"] == "p5"
+    assert overrides["p75"]["custom.fillBelowTo"] == "p25"
+    drifted = panels["Drifted fields over time"]
+    (mapping,) = drifted["fieldConfig"]["defaults"]["mappings"]
+    assert {k: v["text"] for k, v in mapping["options"].items()} == {"0": "stable", "1": "drifted"}

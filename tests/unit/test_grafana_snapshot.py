@@ -32,6 +32,8 @@ from enginewatch.dashboards.render import (
     format_value,
     render,
 )
+from enginewatch.dashboards.render.heatmap import bucket_order, cells
+from enginewatch.dashboards.render.page import panel_title
 from enginewatch.dashboards.snapshot import (
     SnapshotError,
     annotation_events,
@@ -339,3 +341,94 @@ def test_annotation_events_take_their_columns_and_colour() -> None:
         # A series without a model tag: no empty tag.
         AnnotationEvent(NOW + 1, "EngineSilent", ("no-data", "critical", "e2"), "red"),
     ]
+
+
+# Model quality: the heatmap of histogram buckets and the quantile bands.
+
+
+def test_heatmap_orders_buckets_by_edge_and_cells_last_a_window() -> None:
+    assert bucket_order(["+Inf", "10", "2.5", "-1"]) == ["-1", "2.5", "10", "+Inf"]
+    # Categories keep the order they came in, after any number.
+    assert bucket_order(["us", "eu", "3"]) == ["3", "us", "eu"]
+    found = [
+        Series(
+            "h",
+            {"bucket": edge},
+            ["time", "sum"],
+            [[NOW, n], [NOW + 10_000, None], [NOW + 20_000, n + 1]],
+        )
+        for edge, n in (("+Inf", 1), ("5", 7))
+    ]
+    got = cells(time_series(found, "$tag_bucket"), 5000)
+    # A cell lasts as long as the data's own step (here 20 s: no bucket had a value between).
+    assert sorted(got) == [
+        (0, NOW, 20_000, 7.0),
+        (0, NOW + 20_000, 20_000, 8.0),
+        (1, NOW, 20_000, 1.0),
+        (1, NOW + 20_000, 20_000, 2.0),
+    ]
+    one = cells(time_series([Series("h", {"bucket": "1"}, ["time", "sum"], [[NOW, 3]])],
+                            "$tag_bucket"), 5000)  # fmt: skip
+    assert one == [(0, NOW, 5000, 3.0)]
+
+
+ORANGE_TOP = (0x7F, 0x27, 0x04)  # matplotlib's Oranges at its highest
+
+
+def quality_snapshot(histogram: bool) -> SnapshotData:
+    quality = DASHBOARDS["Model quality"]
+    span = TimeRange(NOW, NOW + 600_000)
+    times = [NOW + i * 60_000 for i in range(10)]
+    buckets = [
+        Series("data_histogram", {"bucket": edge}, ["time", "sum"],
+               [[t, (i * 7 + k * 3) % 11 + (40 if k == 2 and i == 5 else 0)]
+                for i, t in enumerate(times)])
+        for k, edge in enumerate(("1", "2", "3", "+Inf"))
+    ]  # fmt: skip
+    quantiles = [
+        Series("data_profile", {}, ["time", "p5", "p25", "p50", "p75", "p95"],
+               [[t, 1.0 + i, 2.0 + i, 3.0 + i, 4.0 + i, 5.0 + i] for i, t in enumerate(times)])
+    ]  # fmt: skip
+    numbers = [Series("m", {"monitor": "x"}, ["time", "mean"], [[t, 0.5] for t in times])]
+    results = []
+    for panel in quality.panels:
+        if panel.type == "heatmap":
+            shown = time_series(buckets, "$tag_bucket") if histogram else []
+            results.append(PanelResult(panel, shown, (), 5000))
+        elif panel.title.startswith("Quantiles"):
+            results.append(PanelResult(panel, time_series(quantiles, "$col"), (), 5000))
+        else:
+            results.append(PanelResult(panel, time_series(numbers, "$tag_monitor"), (), 5000))
+    variables = {
+        "model": VariableValue("model", "lstm"),
+        "monitor": VariableValue("monitor", (ALL_VALUE,), ("x",)),
+        "field": VariableValue("field", "load"),
+    }
+    return SnapshotData(quality, span, variables, results)
+
+
+def test_render_draws_the_model_quality_dashboard_with_its_heatmap(tmp_path: Path) -> None:
+    image = imread(render(quality_snapshot(True), tmp_path / "quality.png"))
+    empty = imread(render(quality_snapshot(False), tmp_path / "empty.png"))
+    heat = panel_pixels(image, "Model quality", "Histogram of $field")
+    assert has_colour(heat, ORANGE_TOP, tolerance=30)  # the busiest cell, darkest
+    assert not has_colour(panel_pixels(empty, "Model quality", "Histogram of $field"), ORANGE_TOP)
+    # The quantile bands: p95 filled down to p5 in the first series' colour, lighter.
+    bands = panel_pixels(image, "Model quality", "Quantiles of $field")
+    assert has_colour(bands, (0x7E, 0xB2, 0x6D))
+
+
+@pytest.mark.parametrize(("value", "unit", "text"), [(0.755, "percentunit", "75.5%"),
+                                                     (2.5, "s", "2.5 s")])  # fmt: skip
+def test_fraction_and_second_units(value: float, unit: str, text: str) -> None:
+    assert format_value(value, unit) == text
+
+
+def test_panel_titles_show_the_variables_selections() -> None:
+    variables = {
+        "field": VariableValue("field", "load"),
+        "monitor": VariableValue("monitor", (ALL_VALUE,), ("a", "b")),
+        "f": VariableValue("f", "x"),
+    }
+    assert panel_title("Quantiles of $field", variables) == "Quantiles of load"
+    assert panel_title("${monitor}: $f", variables) == "All: x"

@@ -3,12 +3,14 @@
 Panels sit where their gridPos puts them (24 columns, rows of 30 pixels, 8
 pixel gaps) in Grafana's dark theme: time series as lines or stacked bars,
 stats as one big value, tables and logs as text, state timelines as coloured
-bands with the value mappings' names and colours. Annotations are vertical
+bands with the value mappings' names and colours, heatmaps of time series
+buckets as cells coloured by count. Annotations are vertical
 lines on the time axes. Only the Agg canvas is used: no display, no pyplot
 state shared between renders.
 
 The modules: `page` (the figure: header, panel frames, which kind draws what),
-one per panel kind (`timeseries`, `stat`, `table`, `logs`, `state_timeline`),
+one per panel kind (`timeseries`, `stat`, `table`, `logs`, `state_timeline`,
+`heatmap`),
 `layout` (the grid in pixels), `formatting` and `fields` (values as Grafana
 shows them), `theme`, `time_axis` and `legend` (shared by the time panels).
 """

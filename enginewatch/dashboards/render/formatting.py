@@ -42,6 +42,10 @@ def format_value(value: Any, unit: str | None) -> str:
         return str(number)
     if unit == "percent":
         return f"{_plain(number)}%"
+    if unit == "percentunit":  # a fraction, shown as a percentage
+        return f"{_plain(number * 100)}%"
+    if unit == "s":
+        return f"{_plain(number)} s"
     if unit == "bytes":
         return _scaled(number, 1024, (" B", " KiB", " MiB", " GiB", " TiB"))
     if unit == "Bps":

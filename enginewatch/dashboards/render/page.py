@@ -11,7 +11,14 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from enginewatch.dashboards.interpolation import VariableValue
-from enginewatch.dashboards.render import logs, stat, state_timeline, table, timeseries
+from enginewatch.dashboards.render import (
+    heatmap,
+    logs,
+    stat,
+    state_timeline,
+    table,
+    timeseries,
+)
 from enginewatch.dashboards.render.data import PanelResult, SnapshotData
 from enginewatch.dashboards.render.layout import (
     GAP_PX,
@@ -33,6 +40,7 @@ DRAWERS: Mapping[str, Drawer] = {
     "table": table.draw,
     "logs": logs.draw,
     "state-timeline": state_timeline.draw,
+    "heatmap": heatmap.draw,
 }
 
 
@@ -70,6 +78,14 @@ def _selection(value: VariableValue) -> str:
     return value.selected if isinstance(value.selected, str) else " + ".join(value.selected)
 
 
+def panel_title(title: str, variables: Mapping[str, VariableValue]) -> str:
+    """The title with its variables' selections, as Grafana shows it (`Quantiles of $field`)."""
+    for name in sorted(variables, key=len, reverse=True):  # $field before $f
+        shown = _selection(variables[name])
+        title = title.replace("${" + name + "}", shown).replace("$" + name, shown)
+    return title
+
+
 def _panel(canvas: Canvas, data: SnapshotData, result: PanelResult) -> None:
     panel = result.panel
     left, top, width, height = canvas.box(panel)
@@ -78,7 +94,8 @@ def _panel(canvas: Canvas, data: SnapshotData, result: PanelResult) -> None:
     if panel.type == "row":
         chrome.text(8, height / 2, panel.title, color=TEXT, fontsize=11, va="center")
         return
-    chrome.text(8, height - 14, clip(panel.title, width - 16, 9.5), color=TEXT, fontsize=9.5,
+    title = panel_title(panel.title, data.variables)
+    chrome.text(8, height - 14, clip(title, width - 16, 9.5), color=TEXT, fontsize=9.5,
                 va="center", fontweight="bold")  # fmt: skip
     # Under the title, 8 pixels in from the frame.
     inner = (left + 8, top + 28, width - 16, height - 36)

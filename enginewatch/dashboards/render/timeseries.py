@@ -1,14 +1,16 @@
-"""Time series panels: a line per series, or stacked bars when the panel draws bars."""
+"""Time series panels: a line per series, or stacked bars when the panel draws bars;
+the area between two series where an override fills one below to the other."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from enginewatch.dashboards.panel_data import TimeSeries
 from enginewatch.dashboards.render.data import PanelResult, SnapshotData
-from enginewatch.dashboards.render.fields import defaults
+from enginewatch.dashboards.render.fields import defaults, field_config
 from enginewatch.dashboards.render.formatting import format_value
 from enginewatch.dashboards.render.layout import Box, Canvas, blank, hide_border
 from enginewatch.dashboards.render.legend import LINE_PX, legend, legend_rows
@@ -23,6 +25,23 @@ def _numeric(series: Sequence[TimeSeries]) -> list[TimeSeries]:
         for s in series
         if any(isinstance(v, int | float) and not isinstance(v, bool) for v in s.values)
     ]
+
+
+def _bands(
+    ax: Axes, result: PanelResult, drawn: dict[str, tuple[list[int], list[float], str]]
+) -> None:
+    """Grafana's `fillBelowTo` overrides: the area between a series and the one it
+    names, in the first one's colour (quantile bands: p95 down to p5)."""
+    for name, (times, values, tint) in drawn.items():
+        other = field_config(result.panel, name).get("custom.fillBelowTo")
+        if not other or other not in drawn:
+            continue
+        below = dict(zip(drawn[other][0], drawn[other][1], strict=True))
+        shared = [(t, v, below[t]) for t, v in zip(times, values, strict=True) if t in below]
+        if shared:
+            xs = [day(t) for t, _, _ in shared]
+            ax.fill_between(xs, [v for _, v, _ in shared], [b for _, _, b in shared], color=tint,
+                            alpha=0.25, linewidth=0)  # fmt: skip
 
 
 def draw(canvas: Canvas, data: SnapshotData, result: PanelResult, box: Box) -> bool:
@@ -43,6 +62,7 @@ def draw(canvas: Canvas, data: SnapshotData, result: PanelResult, box: Box) -> b
     custom = defaults(result.panel).get("custom") or {}
     bars = custom.get("drawStyle") == "bars"
     entries = []
+    drawn: dict[str, tuple[list[int], list[float], str]] = {}
     bottoms: dict[int, float] = {}
     bar_width = day(result.interval_ms) * 0.8
     for index, one in enumerate(series):
@@ -61,10 +81,12 @@ def draw(canvas: Canvas, data: SnapshotData, result: PanelResult, box: Box) -> b
             for t, v in points:
                 bottoms[t] = bottoms.get(t, 0.0) + v
         else:
+            drawn[one.name] = ([t for t, _ in points], ys, tint)
             ax.plot(xs, ys, color=tint, linewidth=1.2)
             if len(xs) == 1:
                 # A line of one point draws nothing.
                 ax.plot(xs, ys, "o", color=tint, markersize=3)
+    _bands(ax, result, drawn)
     ax.set_ylim(bottom=0 if custom.get("axisSoftMin") == 0 and ax.get_ylim()[0] >= 0 else None)
     annotation_lines(ax, data)
     under = canvas.axes(left, top + height - legend_px, width, legend_px)
