@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from agents.derive import STATE_CODES
+from agents.silence import SILENT_CODE, SILENT_STATE
 from enginewatch.cli import main
 from enginewatch.dashboards.dashboards import (
     load_dashboards,
@@ -48,14 +50,10 @@ MEASUREMENTS = {
     "model_quality_class",
     "monitor_state",
 }
+# Every code the agents write (agents/derive.py, agents/silence.py), by name.
 STATE_NAMES = {
-    "0": "init",
-    "1": "running",
-    "2": "error",
-    "3": "paused",
-    "4": "pigging",
-    "5": "finishing",
-    "6": "finished",
+    **{str(code): state for state, code in STATE_CODES.items()},
+    str(SILENT_CODE): SILENT_STATE,
     "-1": "other",
 }
 
