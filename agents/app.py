@@ -87,14 +87,8 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
     watch = settings.agents
     silence = Silence(watch.silent_after, round(watch.silent_min * 1e9), resolver.model_for)
     derive_topic = input_topic if topics.input_keyed_by_engine else by_engine
+    # When derive last took a batch (monotonic): the idle input's clock starts there.
     last_batch = [time.monotonic()]
-
-    def silence_messages(points: list[Point]) -> list[tuple[bytes, bytes, None]]:
-        """Archive messages for silent and returning engines' points, one per engine."""
-        by_engine_points: dict[str, list[Point]] = {}
-        for point in points:
-            by_engine_points.setdefault(point.tags["engine"], []).append(point)
-        return [(e.encode(), encode_archive(ps), None) for e, ps in by_engine_points.items()]
 
     async def give_up(stage: str, exc: Exception) -> None:
         """A batch that failed is never acknowledged: the worker stops (exit 1), and
@@ -124,7 +118,7 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
                 output = stages.derive_archive(batch, model_for, states, unknown, tutorial)
                 if watch.silent_after > 0:
                     last_batch[0] = started
-                    output.messages.extend(silence_messages(silence.heard(output.heard)))
+                    output.messages.extend(_silence_messages(silence.heard(output.heard)))
                 await deliver(topics.archive_topic, output)
                 # Only now, with the points on the broker, are the new states kept:
                 # each goes to the changelog partition of a record of its engine.
@@ -167,7 +161,7 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
         if time.monotonic() - last_batch[0] < watch.silent_idle:
             return
         silence.follow_wall_clock(partitions, round(IDLE_TICK_SECONDS * 1e9))
-        messages = silence_messages(silence.due(partitions))
+        messages = _silence_messages(silence.due(partitions))
         if messages:
             sent = [
                 await app.producer.send(topics.archive_topic, k, v, None, None, None)
@@ -184,6 +178,14 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
     app.task(keep_models_fresh)
 
     return app
+
+
+def _silence_messages(points: list[Point]) -> list[tuple[bytes, bytes, None]]:
+    """Archive messages for silent and returning engines' points, one per engine."""
+    by_engine: dict[str, list[Point]] = {}
+    for point in points:
+        by_engine.setdefault(point.tags["engine"], []).append(point)
+    return [(engine.encode(), encode_archive(ps), None) for engine, ps in by_engine.items()]
 
 
 def _input(event: faust.EventT[bytes]) -> Input:
