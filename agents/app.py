@@ -25,9 +25,10 @@ again, and the states' applied positions make the repeat exact.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import faust
 
@@ -87,8 +88,7 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
     watch = settings.agents
     silence = Silence(watch.silent_after, round(watch.silent_min * 1e9), resolver.model_for)
     derive_topic = input_topic if topics.input_keyed_by_engine else by_engine
-    # When derive last took a batch (monotonic): the idle input's clock starts there.
-    last_batch = [time.monotonic()]
+    activity = _Activity()
 
     async def give_up(stage: str, exc: Exception) -> None:
         """A batch that failed is never acknowledged: the worker stops (exit 1), and
@@ -102,8 +102,9 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
         async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
             started = time.monotonic()
             try:
-                output = stages.route_by_engine([_input(e) for e in events], unknown)
-                await deliver(by_engine.get_topic_name(), output)
+                with activity.working():
+                    output = stages.route_by_engine([_input(e) for e in events], unknown)
+                    await deliver(by_engine.get_topic_name(), output)
             except Exception as exc:
                 return await give_up(ROUTE, exc)
             await acknowledge(stream, events)
@@ -117,9 +118,9 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
                 batch = [_input(event) for event in events]
                 output = stages.derive_archive(batch, model_for, states, unknown, tutorial)
                 if watch.silent_after > 0:
-                    last_batch[0] = started
                     output.messages.extend(_silence_messages(silence.heard(output.heard)))
-                await deliver(topics.archive_topic, output)
+                with activity.working():
+                    await deliver(topics.archive_topic, output)
                 # Only now, with the points on the broker, are the new states kept:
                 # each goes to the changelog partition of a record of its engine.
                 written = time.time()
@@ -158,7 +159,7 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
         name = derive_topic.get_topic_name()
         partitions = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
         silence.keep_only(partitions)
-        if time.monotonic() - last_batch[0] < watch.silent_idle:
+        if activity.idle_for(time.monotonic()) < watch.silent_idle:
             return
         silence.follow_wall_clock(partitions, round(IDLE_TICK_SECONDS * 1e9))
         messages = _silence_messages(silence.due(partitions))
@@ -178,6 +179,27 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
     app.task(keep_models_fresh)
 
     return app
+
+
+class _Activity:
+    """When the agents last worked on input, and whether they do now: the input is
+    idle only while neither stage has taken a batch for a while."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.batches = 0
+
+    @contextlib.contextmanager
+    def working(self) -> Iterator[None]:
+        self.batches += 1
+        try:
+            yield
+        finally:
+            self.batches -= 1
+            self.last = time.monotonic()
+
+    def idle_for(self, now: float) -> float:
+        return 0.0 if self.batches else now - self.last
 
 
 def _silence_messages(points: list[Point]) -> list[tuple[bytes, bytes, None]]:

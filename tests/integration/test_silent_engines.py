@@ -46,7 +46,7 @@ def test_a_silent_engine_shows_as_silent_and_as_itself_again(
         partitions="1",
         silent_after="3",  # three usual intervals (1 s here)
         silent_min="2",
-        silent_idle="2",
+        silent_idle="4",
     )
     for worker in ("agents", "archiver"):
         workers([worker, "-l", "info"], env, name=worker).wait_for_log("Ready", timeout=90)
