@@ -105,6 +105,10 @@ async def _watch_for_unread_input(
     after it, which `Continuity.check` cannot see."""
     app = stream.app
     channel_topics = set(getattr(stream.channel, "topics", None) or ())
+    if _read_by_other_agents(app, channel_topics):
+        # Several agents share the fetches of a topic (the alerts delivery, one
+        # per receiver): one that waits may be held up by another that works.
+        return
     suspects: dict[TP, tuple[float, int | None]] = {}
     while True:
         await asyncio.sleep(UNREAD_CHECK_SECONDS)
@@ -137,6 +141,15 @@ async def _watch_for_unread_input(
                 await app.crash(problem)
                 return
         suspects = {tp: seen for tp, (seen, _) in unread.items()}
+
+
+def _read_by_other_agents(app: AppT, topics: set[str]) -> bool:
+    """Whether more than one of the app's agents reads one of these topics."""
+    readers = 0
+    for agent in app.agents.values():
+        if topics & set(getattr(agent.channel, "topics", None) or ()):
+            readers += 1
+    return readers > 1
 
 
 def _taken(message: Message) -> Taken:
