@@ -108,7 +108,7 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
             except Exception as exc:
                 return await give_up(ROUTE, exc)
             await acknowledge(stream, events)
-            times.record(ROUTE, len(events), time.monotonic() - started, len(output.rejects))
+            times.record(ROUTE, len(events), time.monotonic() - started, _reasons(output))
 
     async def derive(stream: faust.StreamT[bytes]) -> None:
         model_for = resolver.model_for
@@ -131,7 +131,7 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
             except Exception as exc:
                 return await give_up(DERIVE, exc)
             await acknowledge(stream, events)
-            times.record(DERIVE, len(events), time.monotonic() - started, len(output.rejects))
+            times.record(DERIVE, len(events), time.monotonic() - started, _reasons(output))
 
     # A short TTL (a test's) is swept more often than every SWEEP_SECONDS.
     expiry = Expiry(settings.state.ttl, min(SWEEP_SECONDS, settings.state.ttl / 2))
@@ -208,6 +208,10 @@ def _silence_messages(points: list[Point]) -> list[tuple[bytes, bytes, None]]:
     for point in points:
         by_engine.setdefault(point.tags["engine"], []).append(point)
     return [(engine.encode(), encode_archive(ps), None) for engine, ps in by_engine.items()]
+
+
+def _reasons(output: StageOutput) -> list[str]:
+    return [reject.reason for reject in output.rejects]
 
 
 def _input(event: faust.EventT[bytes]) -> Input:

@@ -76,7 +76,9 @@ def create_archiver_app(
                     logger.critical("a batch failed and is not acknowledged; stopping: %r", exc)
                     return await app.crash(exc)
                 await acknowledge(stream, events)
-                times.record(AGENT, len(events), time.monotonic() - started, report.dead_letters)
+                times.record(
+                    AGENT, len(events), time.monotonic() - started, report.dead_letter_reasons
+                )
         finally:
             await sink.close()
 

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from archiver.batch import Record, Reject, Request, Requests
 from archiver.retry import Backoff
@@ -47,8 +47,12 @@ class BatchReport:
     requests: int = 0
     retries: int = 0
     rejected: int = 0
-    dead_letters: int = 0
+    dead_letter_reasons: list[str] = field(default_factory=list)
     duration: float = 0.0
+
+    @property
+    def dead_letters(self) -> int:
+        return len(self.dead_letter_reasons)
 
     def log_line(self) -> str:
         return (
@@ -108,7 +112,7 @@ class Delivery:
         report.rejected = len(requests.rejects)
         for reject in requests.rejects:
             await self._send_dead_letter(reject)
-            report.dead_letters += 1
+            report.dead_letter_reasons.append(reject.error)
         report.duration = time.monotonic() - started
         self.stats.pending = 0
         if report.messages:

@@ -102,7 +102,7 @@ def create_monitors_app(
                 return await give_up(INTAKE, exc)
             await acknowledge(stream, events)
             seconds = time.monotonic() - started
-            times.record(INTAKE, len(events), seconds, len(output.dead_letters))
+            times.record(INTAKE, len(events), seconds, output.dead_letter_reasons)
 
     def keep(output: MonitorsOutput, current: dict[int, faust.EventT[bytes]]) -> None:
         for key, (partition, value) in output.states.items():

@@ -70,6 +70,7 @@ class RecordInput:
 class IntakeOutput:
     observations: list[Message] = field(default_factory=list)
     dead_letters: list[bytes] = field(default_factory=list)
+    dead_letter_reasons: list[str] = field(default_factory=list)
     records: int = 0
 
 
@@ -89,9 +90,9 @@ def intake(batch: Iterable[RecordInput], readers: Mapping[str, list[Reader]]) ->
         for monitor, observation in reading.observations:
             by_monitor.setdefault(monitor, []).append(observation)
         if reading.problems:
-            output.dead_letters.append(
-                dead_letter("; ".join(reading.problems), o, record.value, STAGE)
-            )
+            reason = "; ".join(reading.problems)
+            output.dead_letters.append(dead_letter(reason, o, record.value, STAGE))
+            output.dead_letter_reasons.append(reason)
     for monitor, observations in by_monitor.items():
         for start in range(0, len(observations), MAX_OBSERVATIONS):
             chunk = observations[start : start + MAX_OBSERVATIONS]

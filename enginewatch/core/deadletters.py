@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Any
 
 import orjson
@@ -20,6 +21,11 @@ MAX_WHOLE_VALUE_BYTES = 128 * 1024
 TRUNCATED_PREFIX_BYTES = 16 * 1024
 # Reasons may quote input (a type name, a tap name): bounded the same way.
 MAX_ERROR_CHARS = 2000
+# A reason's kind is a tag value: a quoted part of the input, or a number, would
+# give each input a series of its own.
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
+MAX_KIND_CHARS = 80
 
 
 def dead_letter(error: str, origin: Origin, value: bytes | None, stage: str) -> bytes:
@@ -59,6 +65,20 @@ def dead_letter(error: str, origin: Origin, value: bytes | None, stage: str) -> 
         message["value"] = kept.decode("utf-8", errors="ignore")
         message["value_encoding"] = "utf-8"
     return orjson.dumps(message)
+
+
+def reason_kind(error: str) -> str:
+    """What kind of rejection `error` is, for counting by reason: quoted parts and
+    numbers blanked, cut after the first `: `-part of three words or more, or the
+    second part ("tap '*' amount is negative", "field '*': no such date")."""
+    blanked = _NUMBER.sub("N", _QUOTED.sub("'*'", error))
+    kept: list[str] = []
+    for part in blanked.split(": ")[:2]:
+        kept.append(" ".join(part.split()))
+        if len(kept[-1].split()) >= 3:
+            break
+    kind = ": ".join(p for p in kept if p)
+    return kind[:MAX_KIND_CHARS] or "unknown"
 
 
 def original_value(message: dict[str, Any]) -> bytes | None:

@@ -5,14 +5,18 @@ are archived and alert rules can fire on them) and serves the same figures on
 /metrics (enginewatch/core/observe.py):
 
 - `enginewatch_stage` (tags `worker`, `stage`, `instance`): per stage, over the
-  interval: events, batches, execution seconds, p50 and p99 of a batch's
-  seconds, errors, dead letters.
+  interval: events and events per second, batches, execution seconds, p50 and
+  p99 of a batch's seconds, errors, dead letters.
+- `enginewatch_dead_letters` (tags `worker`, `stage`, `reason`, `instance`): the
+  interval's dead letters by the kind of their reason
+  (enginewatch/core/deadletters.py `reason_kind`).
 - `enginewatch_lag` (tags `worker`, `topic`, `partition`, `instance`): messages
   between a partition's end and the group's commit.
 - `enginewatch_host` (enginewatch/core/host.py): the host's and the process's
   figures, on /metrics as `enginewatch_host_{field}` gauges.
 - `enginewatch_sink` (tags `worker`, `sink`, `instance`): points, bytes, requests
-  and retries over the interval, seconds since the last success, and the
+  and retries over the interval, points per second, seconds since the last
+  success, and the
   archive messages of the batch being written (`pending_messages`).
 
 The points are stamped with the wall clock at the report: they observe the
@@ -24,14 +28,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from enginewatch.core.deadletters import reason_kind
 from enginewatch.core.points import Point
 
 STAGE = "enginewatch_stage"
+DEAD_LETTERS = "enginewatch_dead_letters"
 LAG = "enginewatch_lag"
 SINK = "enginewatch_sink"
 
@@ -52,7 +59,10 @@ _ERRORS = Counter(
     "enginewatch_stage_errors", "Batches a stage failed", _STAGE_LABELS, registry=REGISTRY
 )
 _DEAD_LETTERS = Counter(
-    "enginewatch_stage_dead_letters", "Dead letters a stage sent", _STAGE_LABELS, registry=REGISTRY
+    "enginewatch_stage_dead_letters",
+    "Dead letters a stage sent, by the kind of their reason",
+    [*_STAGE_LABELS, "reason"],
+    registry=REGISTRY,
 )
 _LAG = Gauge(
     "enginewatch_lag_messages",
@@ -99,46 +109,61 @@ class _Window:
     events: int = 0
     batch_seconds: list[float] = field(default_factory=list)
     errors: int = 0
-    dead_letters: int = 0
+    dead_letters: Tally[str] = field(default_factory=Tally)
 
 
 class StageTimes:
     """A worker's stages, measured batch by batch; `points` hands out an interval's."""
 
-    def __init__(self, worker: str) -> None:
-        self.worker = worker
+    def __init__(self, worker: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.worker, self.clock = worker, clock
         self._windows: dict[str, _Window] = {}
+        self._since = clock()
 
-    def record(self, stage: str, events: int, seconds: float, dead_letters: int = 0) -> None:
-        """A batch of `events` done in `seconds`, with `dead_letters` among its outputs."""
+    def record(
+        self, stage: str, events: int, seconds: float, dead_letters: Iterable[str] = ()
+    ) -> None:
+        """A batch of `events` done in `seconds`, with dead letters for the reasons
+        `dead_letters` among its outputs."""
         window = self._windows.setdefault(stage, _Window())
         window.events += events
         window.batch_seconds.append(seconds)
-        window.dead_letters += dead_letters
+        kinds = Tally(reason_kind(reason) for reason in dead_letters)
+        window.dead_letters.update(kinds)
         _EVENTS.labels(self.worker, stage).inc(events)
         _BATCH_SECONDS.labels(self.worker, stage).observe(seconds)
-        _DEAD_LETTERS.labels(self.worker, stage).inc(dead_letters)
+        for kind, count in kinds.items():
+            _DEAD_LETTERS.labels(self.worker, stage, kind).inc(count)
 
     def error(self, stage: str) -> None:
         self._windows.setdefault(stage, _Window()).errors += 1
         _ERRORS.labels(self.worker, stage).inc()
 
     def points(self, instance: str, time_ns: int) -> list[Point]:
-        """One point per stage that did anything since the last call; starts a new interval."""
+        """One point per stage that did anything since the last call, and one per kind
+        of its dead letters' reasons; starts a new interval."""
+        now = self.clock()
+        elapsed, self._since = now - self._since, now
         points = []
         for stage, window in sorted(self._windows.items()):
             fields: dict[str, float | int] = {
                 "events": window.events,
                 "batches": len(window.batch_seconds),
                 "errors": window.errors,
-                "dead_letters": window.dead_letters,
+                "dead_letters": window.dead_letters.total(),
             }
+            if elapsed > 0:
+                fields["events_per_second"] = window.events / elapsed
             if window.batch_seconds:
                 fields["seconds"] = float(sum(window.batch_seconds))
                 fields["p50_seconds"] = quantile(window.batch_seconds, 0.5)
                 fields["p99_seconds"] = quantile(window.batch_seconds, 0.99)
             tags = {"worker": self.worker, "stage": stage, "instance": instance}
             points.append(Point(STAGE, tags, fields, time_ns))
+            for kind, count in sorted(window.dead_letters.items()):
+                points.append(
+                    Point(DEAD_LETTERS, {**tags, "reason": kind}, {"count": count}, time_ns)
+                )
         self._windows.clear()
         return points
 
@@ -171,6 +196,7 @@ class SinkStats:
         self.failing_since: float | None = None
         self._pending = 0
         self._reported = (0, 0, 0, 0)
+        self._reported_at = self.started
         labels = (worker, sink)
         self._points = _SINK_POINTS.labels(*labels)
         self._bytes = _SINK_BYTES.labels(*labels)
@@ -225,6 +251,7 @@ class SinkStats:
             t - r for t, r in zip(totals, self._reported, strict=True)
         )
         self._reported = totals
+        elapsed, self._reported_at = now - self._reported_at, now
         fields: dict[str, float | int] = {
             "points": points,
             "bytes": size,
@@ -233,6 +260,8 @@ class SinkStats:
             "seconds_since_success": self.seconds_since_success(now),
             "pending_messages": self._pending,
         }
+        if elapsed > 0:
+            fields["points_per_second"] = points / elapsed
         tags = {"worker": self.worker, "sink": self.sink, "instance": instance}
         return Point(SINK, tags, fields, time_ns)
 

@@ -8,10 +8,12 @@ import orjson
 import pytest
 
 from enginewatch.core.deadletters import (
+    MAX_KIND_CHARS,
     MAX_WHOLE_VALUE_BYTES,
     TRUNCATED_PREFIX_BYTES,
     dead_letter,
     original_value,
+    reason_kind,
 )
 from enginewatch.core.points import Origin
 
@@ -64,3 +66,28 @@ def test_the_largest_whole_value_fits_even_when_json_escapes_every_byte() -> Non
 def test_a_long_reason_is_bounded() -> None:
     letter = orjson.loads(dead_letter("x" * 100_000, ORIGIN, b"{}", "agents"))
     assert 100 < len(letter["error"]) < 3000
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (
+            "not JSON: unexpected character: line 1 column 1 (char 0)",
+            "not JSON: unexpected character",
+        ),
+        ("tap 'sys: cpu' amount is negative: -3", "tap '*' amount is negative"),
+        ("field 'timestamp': no such date: '2024-13-01'", "field '*': no such date"),
+        ('header "origin": entry 12 passes the end', "header '*': entry N passes the end"),
+        ("empty archive message", "empty archive message"),
+        ("", "unknown"),
+    ],
+)
+def test_a_reason_counts_by_its_kind_without_the_input_it_quotes(error: str, kind: str) -> None:
+    assert reason_kind(error) == kind
+
+
+def test_every_input_of_a_template_has_one_kind_and_a_kind_is_bounded() -> None:
+    names = ("a", "b'c", 'd"e', "f: g")
+    kinds = {reason_kind(f"unknown type {name!r}: engine {n}") for n in range(50) for name in names}
+    assert kinds == {"unknown type '*'"}
+    assert len(reason_kind("word " * 1000)) == MAX_KIND_CHARS

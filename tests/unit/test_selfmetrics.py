@@ -28,25 +28,30 @@ def test_quantiles_are_nearest_rank() -> None:
 
 
 def test_a_stage_reports_its_interval_then_starts_again() -> None:
-    times = StageTimes("agents-under-test")
-    for seconds in (0.1, 0.3, 0.2):
-        times.record("derive", 10, seconds, dead_letters=1)
+    clock = _Clock(50.0)
+    times = StageTimes("agents-under-test", clock)
+    reasons = ("not JSON: unexpected character", "tap 'a' count is negative: -1", "not JSON: x")
+    for seconds, reason in zip((0.1, 0.3, 0.2), reasons, strict=True):
+        times.record("derive", 10, seconds, dead_letters=[reason])
     times.record("route-by-engine", 5, 0.05)
     times.error("route-by-engine")
+    clock.now = 60.0
     points = times.points("host:1", 1_000)
+    derive_tags = {"worker": "agents-under-test", "stage": "derive", "instance": "host:1"}
     assert [(p.measurement, dict(p.tags)) for p in points] == [
-        (
-            "enginewatch_stage",
-            {"worker": "agents-under-test", "stage": "derive", "instance": "host:1"},
-        ),
+        ("enginewatch_stage", derive_tags),
+        ("enginewatch_dead_letters", {**derive_tags, "reason": "not JSON: unexpected character"}),
+        ("enginewatch_dead_letters", {**derive_tags, "reason": "not JSON: x"}),
+        ("enginewatch_dead_letters", {**derive_tags, "reason": "tap '*' count is negative"}),
         (
             "enginewatch_stage",
             {"worker": "agents-under-test", "stage": "route-by-engine", "instance": "host:1"},
         ),
     ]
-    derive, route = (dict(p.fields) for p in points)
+    derive, *letters, route = (dict(p.fields) for p in points)
     assert derive == {
         "events": 30,
+        "events_per_second": 3.0,  # over the 10 s since the StageTimes began
         "batches": 3,
         "errors": 0,
         "dead_letters": 3,
@@ -54,21 +59,26 @@ def test_a_stage_reports_its_interval_then_starts_again() -> None:
         "p50_seconds": 0.2,
         "p99_seconds": 0.3,
     }
+    assert letters == [{"count": 1}] * 3
     assert route["errors"] == 1
     assert route["events"] == 5
     assert all(p.time == 1_000 for p in points)
     assert times.points("host:1", 2_000) == [], "an interval without batches has no points"
+    clock.now = 64.0
+    times.record("derive", 2, 0.01)
+    assert times.points("host:1", 3_000)[0].fields["events_per_second"] == 0.5, (
+        "a rate over the time since the last report"
+    )
 
 
 def test_prometheus_counts_what_the_stages_record() -> None:
     times = StageTimes("prom-under-test")
-    times.record("derive", 4, 0.01, dead_letters=2)
+    times.record("derive", 4, 0.01, dead_letters=["not JSON: a", "not JSON: b"])
     times.record("derive", 6, 0.02)
     text = generate_latest(REGISTRY).decode()
     assert 'enginewatch_stage_events_total{stage="derive",worker="prom-under-test"} 10.0' in text
-    assert (
-        'enginewatch_stage_dead_letters_total{stage="derive",worker="prom-under-test"} 2.0' in text
-    )
+    labels = 'reason="not JSON: a",stage="derive",worker="prom-under-test"'
+    assert f"enginewatch_stage_dead_letters_total{{{labels}}} 1.0" in text
     assert (
         'enginewatch_stage_batch_seconds_count{stage="derive",worker="prom-under-test"} 2.0' in text
     )
@@ -105,11 +115,13 @@ def test_a_sink_reports_amounts_since_its_last_report() -> None:
         "retries": 1,
         "seconds_since_success": 4.0,
         "pending_messages": 0,
+        "points_per_second": 40.0,  # 200 in the 5 s since the start
     }
     assert stats.failing_since is None, "a success ends the failure"
     stats.wrote(50, 1_000)
-    second = stats.point("host:1", 8, now=clock.now)
+    second = stats.point("host:1", 8, now=clock.now + 2)
     assert second.fields["points"] == 50
+    assert second.fields["points_per_second"] == 25.0
     assert second.fields["requests"] == 0
     # /metrics counts at once, without waiting for a report.
     stats.wrote(7, 70)
