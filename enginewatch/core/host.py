@@ -162,8 +162,10 @@ class HostSampler:
     Keeps the previous reading, so the second sample on carries the changes.
     """
 
-    def __init__(self, instance: str, disk_path: str = "/", hostname: str | None = None) -> None:
-        self.instance = instance
+    def __init__(
+        self, instance: str, disk_path: str = "/", hostname: str | None = None, worker: str = ""
+    ) -> None:
+        self.instance, self.worker = instance, worker
         self.disk_path = disk_path
         self.hostname = hostname or socket.gethostname()
         self._process = psutil.Process()
@@ -179,9 +181,10 @@ class HostSampler:
         if self._previous is not None:
             fields.update(change_fields(self._previous, reading, self._loopback(reading.nics)))
         self._previous = reading
-        return Point(
-            MEASUREMENT, {"host": self.hostname, "instance": self.instance}, fields, now_ns
-        )
+        tags = {"host": self.hostname, "instance": self.instance}
+        if self.worker:
+            tags["worker"] = self.worker
+        return Point(MEASUREMENT, tags, fields, now_ns)
 
     def _read(self) -> Reading:
         disk = psutil.disk_io_counters()

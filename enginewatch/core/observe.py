@@ -55,7 +55,7 @@ def watch_self(
     archive_topic = settings.topics.archive_topic
     worker = stages.worker
     instance = instance_name()
-    host = HostSampler(instance)
+    host = HostSampler(instance, worker=worker)
 
     async def report() -> None:
         now_ns, now = time.time_ns(), time.monotonic()

@@ -165,6 +165,7 @@ def test_make_demo(database: str, unique: Callable[[str], str], tmp_path: Path) 
         "enginewatch-fleet.png",
         "enginewatch-model.png",
         "enginewatch-model-quality.png",
+        "enginewatch-pipeline.png",
     }
     for png in pngs:
         assert (ROOT / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

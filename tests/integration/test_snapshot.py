@@ -95,8 +95,10 @@ def test_snapshot_writes_one_png_per_dashboard(loaded: str, tmp_path: Path) -> N
     fleet = tmp_path / "out" / "enginewatch-fleet.png"
     model = tmp_path / "out" / "enginewatch-model.png"
     quality = tmp_path / "out" / "enginewatch-model-quality.png"
-    # Model quality too, without a monitor's point: its panels say "No data".
-    assert done.stdout.split() == [str(fleet), str(model), str(quality)]
+    pipeline = tmp_path / "out" / "enginewatch-pipeline.png"
+    # Model quality and enginewatch too, without a monitor's or a worker's own
+    # point: their panels say "No data".
+    assert done.stdout.split() == [str(fleet), str(model), str(quality), str(pipeline)]
     assert imread(fleet).shape[1] == 1600
     # The failing engine's error state is drawn in the mapping's red; its alert
     # is a red mark on the time axes, and a critical row of the firing alerts.

@@ -49,6 +49,12 @@ MEASUREMENTS = {
     "model_quality",
     "model_quality_class",
     "monitor_state",
+    # enginewatch's own (README, "enginewatch's own measurements"), on enginewatch.
+    "enginewatch_stage",
+    "enginewatch_dead_letters",
+    "enginewatch_lag",
+    "enginewatch_sink",
+    "enginewatch_host",
 }
 # Every code the agents write (agents/derive.py, agents/silence.py), by name.
 STATE_NAMES = {
@@ -69,7 +75,12 @@ def by_title(title: str) -> dict[str, Any]:
 
 def test_the_dashboards_exist_with_unique_uids() -> None:
     dashboards = load_dashboards(DASHBOARDS)
-    assert {d.title for d in dashboards} == {"Fleet overview", "Model detail", "Model quality"}
+    assert {d.title for d in dashboards} == {
+        "Fleet overview",
+        "Model detail",
+        "Model quality",
+        "enginewatch",
+    }
     assert len({d.uid for d in dashboards}) == len(dashboards)
 
 

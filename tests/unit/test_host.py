@@ -113,11 +113,12 @@ def test_change_fields_without_disks_or_elapsed_time_have_no_rates() -> None:
 
 
 def test_a_real_sample_has_the_fields_of_the_contract_in_their_ranges() -> None:
-    sampler = HostSampler(instance="test-1")
+    sampler = HostSampler(instance="test-1", worker="archiver")
     first = sampler.sample(1_000)
     assert first.measurement == MEASUREMENT
     assert first.time == 1_000
     assert first.tags["instance"] == "test-1"
+    assert first.tags["worker"] == "archiver"
     assert first.tags["host"]
     # The first sample has no previous reading: no changes, no CPU percents.
     assert set(first.fields) == {"memory_percent", "disk_percent", "process_rss_bytes"}
