@@ -8,19 +8,24 @@ authentication, the way InfluxDB 1.8's compatibility API reads it.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
 import orjson
 
 from archiver.retry import RETRY_AFTER_MAX, cap_retry_after, parse_retry_after
-from archiver.sink import USER_AGENT, Refused, Unavailable, classify, content, describe
-from enginewatch.core.redact import mask_url, mask_urls
+from archiver.sink import (
+    CONNECTION_ERRORS,
+    USER_AGENT,
+    Refused,
+    Unavailable,
+    classify,
+    content,
+    unreachable,
+)
+from enginewatch.core.redact import mask_url
 from enginewatch.core.settings import InfluxConfig
-
-# Errors that mean "no answer from InfluxDB": try again later.
-CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+from enginewatch.core.tls import verifying_context
 
 
 class InfluxV1Sink:
@@ -36,6 +41,7 @@ class InfluxV1Sink:
         self.timeout = aiohttp.ClientTimeout(total=influx.timeout)
         self.compressed = influx.gzip
         self.auth = _basic_auth(influx.token.get_secret_value())
+        self.cafile = influx.ssl_cafile
         self.description = f"InfluxDB 1.x at {self.shown} (database {self.database!r})"
         self._session: aiohttp.ClientSession | None = None
 
@@ -64,7 +70,7 @@ class InfluxV1Sink:
             async with self._client().post(f"{self.base}/query", data={"q": query}) as response:
                 status, text = response.status, await response.text()
         except CONNECTION_ERRORS as exc:
-            raise Unavailable(f"cannot reach {self.shown}: {mask_urls(describe(exc))}") from None
+            raise unreachable(exc, self.shown) from None
         error = _query_error(text)
         if status in (401, 403):
             raise Refused(f"cannot create database {self.database!r}: {status} {error}")
@@ -80,7 +86,10 @@ class InfluxV1Sink:
         # Made on first use, so inside the event loop that uses it.
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=self.timeout, auth=self.auth, headers={"User-Agent": USER_AGENT}
+                timeout=self.timeout,
+                auth=self.auth,
+                headers={"User-Agent": USER_AGENT},
+                connector=aiohttp.TCPConnector(ssl=verifying_context(self.cafile)),
             )
         return self._session
 
@@ -101,7 +110,7 @@ class InfluxV1Sink:
                 message = _write_error(text, response.headers.get("X-Influxdb-Error"))
                 return response.status, message, retry_after
         except CONNECTION_ERRORS as exc:
-            raise Unavailable(f"cannot reach {self.shown}: {mask_urls(describe(exc))}") from None
+            raise unreachable(exc, self.shown) from None
 
 
 def _write_error(text: str, header: str | None) -> str:

@@ -8,22 +8,27 @@ off, as the delivery loop owns retrying.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any
 
-import aiohttp
+import orjson
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 from influxdb_client.service.write_service import WriteService
 
 from archiver.retry import RETRY_AFTER_MAX, cap_retry_after, parse_retry_after
-from archiver.sink import Rejected, Unavailable, classify, content, describe
+from archiver.sink import (
+    CONNECTION_ERRORS,
+    Rejected,
+    Unavailable,
+    classify,
+    content,
+    unreachable,
+)
 from enginewatch.core.redact import mask_url, mask_urls
 from enginewatch.core.settings import InfluxConfig
 
-CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 # 2.x OSS requires an organization; 1.8 and Cloud ignore it ("-" by convention).
 NO_ORG = "-"
 
@@ -41,6 +46,7 @@ class InfluxV2Sink:
         self.token = influx.token.get_secret_value()
         self.timeout_ms = int(influx.timeout * 1000)
         self.compressed = influx.gzip
+        self.cafile = influx.ssl_cafile
         self.description = f"InfluxDB at {self.shown} (bucket {self.bucket!r}, org {self.org!r})"
         self._client: Any = None
         self._service: Any = None
@@ -60,9 +66,9 @@ class InfluxV2Sink:
                 reason = mask_urls(str(exc.reason))
                 raise Unavailable(f"cannot write to {self.shown}: {reason}") from None
             retry_after = cap_retry_after(parse_retry_after(exc.retry_after), self.retry_after_max)
-            raise classify(exc.status, str(exc.message), retry_after, self.shown) from None
+            raise classify(exc.status, _answer(exc.message), retry_after, self.shown) from None
         except CONNECTION_ERRORS as exc:
-            raise Unavailable(f"cannot reach {self.shown}: {mask_urls(describe(exc))}") from None
+            raise unreachable(exc, self.shown) from None
 
     async def check(self) -> None:
         """At start-up: the token is accepted and the organization and bucket exist.
@@ -84,7 +90,25 @@ class InfluxV2Sink:
         # The async client must be made inside the event loop that uses it.
         if self._service is None:
             self._client = InfluxDBClientAsync(
-                url=self.url, token=self.token, org=self.org, timeout=self.timeout_ms
+                url=self.url,
+                token=self.token,
+                org=self.org,
+                timeout=self.timeout_ms,
+                verify_ssl=True,
+                ssl_ca_cert=str(self.cafile) if self.cafile is not None else None,
             )
             self._service = WriteService(self._client.api_client)  # type: ignore[no-untyped-call]
         return self._service
+
+
+def _answer(message: object) -> str:
+    """What InfluxDB said. influxdb-client reads a 2.x body's `message`; 1.8 answers
+    `{"error": ...}`, which it hands over as the body's bytes."""
+    if not isinstance(message, bytes):
+        return str(message)
+    with contextlib.suppress(ValueError):
+        said = orjson.loads(message)
+        error = said.get("error") if isinstance(said, dict) else None
+        if isinstance(error, str):
+            return error
+    return message.decode("utf-8", errors="replace").strip()

@@ -16,14 +16,22 @@ Bodies go to InfluxDB gzip-compressed when ENGINEWATCH_INFLUX_GZIP is on.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import re
 from typing import Protocol
+
+import aiohttp
+
+from enginewatch.core.redact import mask_urls
+from enginewatch.core.tls import certificate_problem
 
 # Fast and still ~10x smaller on line protocol; level 9 costs far more CPU for little.
 GZIP_LEVEL = 5
 USER_AGENT = "enginewatch-archiver"
 _DROPPED = re.compile(r"\bdropped=(\d+)\s*$")
+# Errors that mean "no answer from InfluxDB".
+CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
 class Sink(Protocol):
@@ -80,6 +88,18 @@ class ConfigurationError(Exception):
 def describe(exc: BaseException) -> str:
     """An exception for the log: its message, or its type when it has none."""
     return str(exc) or type(exc).__name__
+
+
+def unreachable(exc: BaseException, where: str) -> Unavailable:
+    """No answer from `where`: an outage to wait out, unless the server's TLS
+    certificate is not trusted, a setting to fix (Refused)."""
+    problem = certificate_problem(exc)
+    if problem is not None:
+        return Refused(
+            f"the TLS certificate of {where} is not trusted ({problem}; "
+            "give its CA in ENGINEWATCH_INFLUX_SSL_CAFILE)"
+        )
+    return Unavailable(f"cannot reach {where}: {mask_urls(describe(exc))}")
 
 
 def content(body: bytes, compressed: bool) -> tuple[bytes, str]:

@@ -17,12 +17,20 @@ from typing import Literal, TypeVar
 
 import aiohttp
 
-from archiver.influx_v1 import CONNECTION_ERRORS, InfluxV1Sink
+from archiver.influx_v1 import InfluxV1Sink
 from archiver.influx_v2 import InfluxV2Sink
 from archiver.retry import RETRY_AFTER_MAX, Backoff
-from archiver.sink import USER_AGENT, ConfigurationError, Refused, Unavailable, describe
-from enginewatch.core.redact import mask_url, mask_urls
+from archiver.sink import (
+    CONNECTION_ERRORS,
+    USER_AGENT,
+    ConfigurationError,
+    Refused,
+    Unavailable,
+    unreachable,
+)
+from enginewatch.core.redact import mask_url
 from enginewatch.core.settings import InfluxConfig
+from enginewatch.core.tls import verifying_context
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +108,14 @@ async def _ping_version(influx: InfluxConfig) -> str | None:
     timeout = aiohttp.ClientTimeout(total=influx.timeout)
     try:
         async with (
-            aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": USER_AGENT}) as session,
+            aiohttp.ClientSession(
+                timeout=timeout,
+                headers={"User-Agent": USER_AGENT},
+                connector=aiohttp.TCPConnector(ssl=verifying_context(influx.ssl_cafile)),
+            ) as session,
             session.get(url) as response,
         ):
             await response.read()
             return response.headers.get("X-Influxdb-Version")
     except CONNECTION_ERRORS as exc:
-        raise Unavailable(f"cannot reach {mask_url(url)}: {mask_urls(describe(exc))}") from None
+        raise unreachable(exc, mask_url(url)) from None

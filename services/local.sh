@@ -5,6 +5,7 @@
 #   services/local.sh down          stop both
 #   services/local.sh status        say what runs
 #   services/local.sh alertmanager  build Alertmanager when missing; print its path
+#   services/local.sh influxdb18    build InfluxDB 1.8.10 when missing; print its influxd
 #
 # Data and logs live under $RUN_DIR (default: .run/ in the repo). Kafka's jars
 # come from Maven Central into $KAFKA_CACHE (outside the repo); InfluxDB is
@@ -12,6 +13,8 @@
 # Alertmanager (for the alert delivery tests, which run their own on free
 # ports) is built once from its Go module into $ALERTMANAGER_CACHE (outside the
 # repo); `up` builds it beside starting the others, and does not fail without it.
+# InfluxDB 1.8.10 (both write APIs and authentication as 1.8 has them, for the
+# security tests' private servers) is built the same way into $INFLUX18_CACHE.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +23,8 @@ RUN_DIR=${RUN_DIR:-$root/.run}
 KAFKA_CACHE=${KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enginewatch/kafka-3.9.1}
 ALERTMANAGER_VERSION=0.35.0
 ALERTMANAGER_CACHE=${ALERTMANAGER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enginewatch/alertmanager-$ALERTMANAGER_VERSION}
+INFLUX18_VERSION=1.8.10
+INFLUX18_CACHE=${INFLUX18_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enginewatch/influxdb-$INFLUX18_VERSION}
 KAFKA_PORT=9092
 INFLUX_PORT=8086
 
@@ -92,6 +97,28 @@ alertmanager_build() {
   log "Alertmanager built: $binary"
 }
 
+# `go install` builds it straight from its module (about 3 minutes on a fresh
+# machine); one build at a time, as for Alertmanager.
+influx18_build() {
+  local binary="$INFLUX18_CACHE/influxd"
+  if [ -x "$binary" ]; then return 0; fi
+  if ! command -v go >/dev/null; then
+    log "building InfluxDB $INFLUX18_VERSION needs Go (https://go.dev/dl/)"
+    return 1
+  fi
+  mkdir -p "$INFLUX18_CACHE" || return 1
+  exec 8>"$INFLUX18_CACHE/.build-lock" && flock 8 || return 1
+  if [ -x "$binary" ]; then return 0; fi
+  log "building InfluxDB $INFLUX18_VERSION from its Go module into $INFLUX18_CACHE"
+  if ! (cd / && GOBIN="$INFLUX18_CACHE/bin" GOFLAGS=-buildvcs=false \
+    go install -trimpath "github.com/influxdata/influxdb/cmd/influxd@v$INFLUX18_VERSION") ||
+    ! mv "$INFLUX18_CACHE/bin/influxd" "$binary"; then
+    log "building InfluxDB $INFLUX18_VERSION failed"
+    return 1
+  fi
+  log "InfluxDB $INFLUX18_VERSION built: $binary"
+}
+
 kafka_java=(java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true
   -Dlog4j.configuration="file:$here/kafka/log4j.properties"
   -Dkafka.logs.dir="$RUN_DIR/kafka/logs" -cp "$KAFKA_CACHE/lib/*")
@@ -155,6 +182,8 @@ status() {
   done
   if [ -x "$ALERTMANAGER_CACHE/alertmanager" ]; then echo "alertmanager: built ($ALERTMANAGER_CACHE)"
   else echo "alertmanager: not built"; fi
+  if [ -x "$INFLUX18_CACHE/influxd" ]; then echo "influxdb $INFLUX18_VERSION: built ($INFLUX18_CACHE)"
+  else echo "influxdb $INFLUX18_VERSION: not built"; fi
 }
 
 up() {
@@ -162,9 +191,12 @@ up() {
   # Not needed to run enginewatch, so it never fails `up`; the tests build it again if it failed.
   (alertmanager_build || log "Alertmanager not built; the alert delivery tests will try again") &
   a=$!
+  (influx18_build || log "InfluxDB $INFLUX18_VERSION not built; the security tests will try again") &
+  i=$!
   influx_up
   wait $k
   wait $a
+  wait $i
 }
 
 case "${1:-}" in
@@ -172,5 +204,6 @@ case "${1:-}" in
   down) stop kafka; stop influxdb ;;
   status) status ;;
   alertmanager) alertmanager_build && echo "$ALERTMANAGER_CACHE/alertmanager" ;;
-  *) echo "usage: $0 up|down|status|alertmanager" >&2; exit 2 ;;
+  influxdb18) influx18_build && echo "$INFLUX18_CACHE/influxd" ;;
+  *) echo "usage: $0 up|down|status|alertmanager|influxdb18" >&2; exit 2 ;;
 esac

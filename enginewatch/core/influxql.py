@@ -5,13 +5,16 @@ Queries (GET), the statements that change the server such as `CREATE DATABASE`
 
 The same API serves InfluxDB 1.x and, through its v1 compatibility layer, 2.x
 (the database is a DBRP mapping of the bucket, the token an
-`Authorization: Token ...` header).
+`Authorization: Token ...` header). A token `username:password` is a 1.x user,
+sent as basic authentication. https:// servers are verified, against a CA file
+when one is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -43,6 +46,7 @@ class InfluxQLClient:
         retention_policy: str | None = None,
         timeout: float = 10.0,
         epoch: str = "ms",
+        cafile: Path | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.shown = mask_url(self.url)  # as messages print it: no credentials
@@ -51,7 +55,15 @@ class InfluxQLClient:
         self.timeout = timeout
         self.epoch = epoch  # the unit of the times in a result: "ms", "ns", ...
         self.session = requests.Session()
-        if token:
+        # Verification stays on; a private CA is trusted by its file. Passed with
+        # each request: a session's own `verify` loses to REQUESTS_CA_BUNDLE.
+        self.verify: str | bool = str(cafile) if cafile is not None else True
+        if ":" in token:
+            # A 1.x user (`username:password`), which every 1.x takes as basic
+            # authentication; a 2.x token has no colon.
+            username, _, password = token.partition(":")
+            self.session.auth = (username, password)
+        elif token:
             self.session.headers["Authorization"] = f"Token {token}"
 
     @classmethod
@@ -62,6 +74,7 @@ class InfluxQLClient:
             influx.token.get_secret_value(),
             influx.retention_policy,
             influx.timeout,
+            cafile=influx.ssl_cafile,
         )
 
     def query(self, influxql: str) -> list[Series]:
@@ -95,7 +108,9 @@ class InfluxQLClient:
     def ping(self) -> str:
         """The server's version, from `/ping`; raises when it does not answer."""
         try:
-            response = self.session.get(f"{self.url}/ping", timeout=self.timeout)
+            response = self.session.get(
+                f"{self.url}/ping", timeout=self.timeout, verify=self.verify
+            )
         except requests.RequestException as exc:
             raise InfluxQueryError(f"InfluxDB at {self.shown} unreachable: {exc}") from None
         if not response.ok:
@@ -113,7 +128,7 @@ class InfluxQLClient:
         """The result of the one statement sent to `/query`, or an InfluxQueryError."""
         try:
             response = self.session.request(
-                method, f"{self.url}/query", params=params, timeout=self.timeout
+                method, f"{self.url}/query", params=params, timeout=self.timeout, verify=self.verify
             )
         except requests.RequestException as exc:
             raise InfluxQueryError(f"{unreachable}: {exc}") from None

@@ -191,6 +191,23 @@ class InfluxConfig(Section):
     # Off by default: beside the engines, InfluxDB is a fast link away and
     # compressing costs the archiver about a third more CPU per point (docs/benchmarks.md).
     gzip: bool = False
+    # The CAs an https:// server's certificate is checked against; unset, the system's.
+    ssl_cafile: Path | None = None
+
+    @field_validator("ssl_cafile")
+    @classmethod
+    def _cafile_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
+
+    @model_validator(mode="after")
+    def _cafile_needs_https(self) -> InfluxConfig:
+        if self.ssl_cafile is not None and not self.url.startswith("https://"):
+            raise ValueError(
+                f"{self.variable('ssl_cafile')} is set but {self.variable('url')} is not https://"
+            )
+        return self
 
     @property
     def database(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 from enginewatch.core.influxql import InfluxQLClient, InfluxQueryError, Series
@@ -19,9 +20,15 @@ LOCAL_URL = "http://127.0.0.1:8086"  # the InfluxDB of `make up`
 TIMEOUT = 30.0
 
 
-def client(database: str = "", url: str = LOCAL_URL, timeout: float = TIMEOUT) -> InfluxQLClient:
+def client(
+    database: str = "",
+    url: str = LOCAL_URL,
+    timeout: float = TIMEOUT,
+    token: str = "",
+    cafile: Path | None = None,
+) -> InfluxQLClient:
     """A client for one database (none for statements about the server), times in ns."""
-    return InfluxQLClient(url, database, timeout=timeout, epoch="ns")
+    return InfluxQLClient(url, database, token, timeout=timeout, epoch="ns", cafile=cafile)
 
 
 def create_database(name: str, url: str = LOCAL_URL) -> None:
@@ -37,12 +44,15 @@ def drop_database(name: str, url: str = LOCAL_URL) -> None:
 
 
 def wait_until_up(
-    url: str = LOCAL_URL, timeout: float = 60.0, alive: Callable[[], bool] | None = None
+    url: str = LOCAL_URL,
+    timeout: float = 60.0,
+    alive: Callable[[], bool] | None = None,
+    cafile: Path | None = None,
 ) -> str:
     """Wait until InfluxDB answers `/ping`; its version. Gives up after `timeout` seconds,
     or as soon as `alive` (the server's process, say) says it ended."""
     deadline = time.monotonic() + timeout
-    with closing(client(url=url, timeout=1.0)) as server:
+    with closing(client(url=url, timeout=1.0, cafile=cafile)) as server:
         while True:
             try:
                 return server.ping()

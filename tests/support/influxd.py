@@ -10,16 +10,32 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 from pathlib import Path
 
 from enginewatch.core.influxql import InfluxQueryError
 from enginewatch.harness import influx
 from enginewatch.harness.processes import Process
 from tests.support.services import ROOT
+from tests.support.tls import ServerCertificates
 
 TEMPLATE = ROOT / "services" / "influxdb" / "influxdb.conf"
 SHARED_HTTP = "127.0.0.1:8086"
 SHARED_RPC = "127.0.0.1:8088"
+
+
+def influxd18_binary() -> str:
+    """InfluxDB 1.8.10's influxd, built once into the cache by services/local.sh."""
+    done = subprocess.run(
+        [str(ROOT / "services" / "local.sh"), "influxdb18"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"services/local.sh influxdb18 failed:\n{done.stderr}")
+    return done.stdout.strip().splitlines()[-1]
 
 
 def free_port() -> int:
@@ -34,11 +50,21 @@ class PrivateInfluxd:
     `freeze()` and `thaw()` stop and continue the process (SIGSTOP, SIGCONT): it
     keeps its connections open and answers nothing meanwhile, as a hung server does."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        binary: str = "influxd",
+        auth: bool = False,
+        tls: ServerCertificates | None = None,
+    ) -> None:
+        """`binary`: the influxd to run (Debian's by default); `auth`: with
+        authentication on; `tls`: serving HTTPS only, with that certificate."""
         self.directory = directory
+        self.binary, self.auth, self.tls = binary, auth, tls
         self.port = free_port()
         self.rpc_port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.config = directory / "influxdb" / "influxdb.conf"
         self.log_path = directory / "influxd.log"
         self.process: Process | None = None
@@ -51,11 +77,23 @@ class PrivateInfluxd:
         text = text.replace(SHARED_RPC, f"127.0.0.1:{self.rpc_port}")
         assert str(self.port) in text
         assert str(self.rpc_port) in text
+        if self.auth:
+            text = text.replace("auth-enabled = false", "auth-enabled = true")
+            assert "auth-enabled = true" in text
+        if self.tls is not None:
+            text = text.replace(
+                "  max-body-size = 0\n",
+                "  max-body-size = 0\n  https-enabled = true\n"
+                f'  https-certificate = "{self.tls.certificate}"\n'
+                f'  https-private-key = "{self.tls.key}"\n',
+            )
+            assert "https-enabled = true" in text
         self.config.write_text(text)
-        self.process = Process(["influxd", "-config", str(self.config)], {}, self.log_path)
+        self.process = Process([self.binary, "-config", str(self.config)], {}, self.log_path)
         self.process.start()
+        cafile = self.tls.ca if self.tls is not None else None
         try:
-            influx.wait_until_up(self.url, timeout, alive=self.process.running)
+            influx.wait_until_up(self.url, timeout, alive=self.process.running, cafile=cafile)
         except InfluxQueryError as exc:
             raise RuntimeError(
                 f"private influxd did not start ({exc}); see {self.log_path}"

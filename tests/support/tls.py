@@ -1,5 +1,6 @@
-"""Certificates made at test time with openssl: a CA, a broker certificate it signs
-(for 127.0.0.1 and localhost), and the broker's PKCS#12 keystore.
+"""Certificates made at test time with openssl: a CA, a server certificate it signs
+(for 127.0.0.1 and localhost) as PEM files and as a PKCS#12 keystore (a Kafka
+broker's), and client certificates it signs.
 
 Nothing is checked in: every run has its own keys, and a second, unrelated CA
 stands for "a certificate the client does not trust".
@@ -17,8 +18,17 @@ DAYS = "2"  # a test's certificates need not outlive it
 @dataclass(frozen=True)
 class ServerCertificates:
     ca: Path  # the CA's certificate (PEM): what clients trust
-    keystore: Path  # the broker's key and certificate chain (PKCS#12)
+    keystore: Path  # the server's key and certificate chain (PKCS#12)
     keystore_password: str
+    certificate: Path  # the server's certificate (PEM)
+    key: Path  # and its key (PEM, not encrypted)
+    ca_key: Path  # the CA's key, to sign client certificates with
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    certificate: Path  # PEM, signed by the CA
+    key: Path  # PEM, not encrypted
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -66,4 +76,27 @@ def make_server_certificates(directory: Path, password: str) -> ServerCertificat
         "-name", "broker", "-out", str(keystore), "-passout", f"pass:{password}",
         cwd=directory,
     )  # fmt: skip
-    return ServerCertificates(ca, keystore, password)
+    return ServerCertificates(ca, keystore, password, cert, key, ca_key)
+
+
+def make_client_certificate(
+    directory: Path, ca: Path, ca_key: Path, name: str
+) -> ClientCertificate:
+    """A client certificate for `name` (its CN), signed by the CA."""
+    key, csr, cert = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.pem"
+    extensions = directory / f"{name}.ext"
+    extensions.write_text(
+        "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
+        encoding="utf-8",
+    )
+    _openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+        "-keyout", str(key), "-out", str(csr),
+        cwd=directory,
+    )  # fmt: skip
+    _openssl(
+        "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-days", DAYS, "-extfile", str(extensions), "-out", str(cert),
+        cwd=directory,
+    )  # fmt: skip
+    return ClientCertificate(cert, key)

@@ -18,12 +18,13 @@ from agents.resolve.sources import SourceError, fetch_composer
 from archiver.influx_v1 import InfluxV1Sink
 from archiver.influx_v2 import InfluxV2Sink
 from archiver.retry import RETRY_AFTER_MAX, Backoff, cap_retry_after
-from archiver.sink import Unavailable
+from archiver.sink import Refused, Unavailable, unreachable
 from enginewatch.core.faustapp import create_faust_app, faust_credentials
 from enginewatch.core.kafka import KafkaUnreachable, ToolError, check_connection, describe
 from enginewatch.core.kafkasecurity import PLAINTEXT, KafkaSecurity, client_options
 from enginewatch.core.redact import mask_url, mask_urls
 from enginewatch.core.settings import KafkaConfig, SettingsError, load_settings
+from enginewatch.core.tls import certificate_problem
 from tests.support.influx2 import Answer, FakeInfluxV2
 from tests.support.tls import make_ca, make_server_certificates
 
@@ -267,3 +268,33 @@ def test_a_failing_composer_is_reported_with_its_password_masked() -> None:
         fetch_composer(requests.Session(), "http://admin:pa55@127.0.0.1:1", ["w"], timeout=2.0)
     assert "GET http://admin:***@127.0.0.1:1/1/workflow/w/status: " in str(error.value)
     assert "pa55" not in str(error.value)
+
+
+def test_an_influx_ca_file_must_exist_and_needs_an_https_url(tmp_path: Path) -> None:
+    ca, _ = make_ca(tmp_path, "influx-ca")
+    https = {
+        "ENGINEWATCH_INFLUX_URL": "https://influx:8086",
+        "ENGINEWATCH_INFLUX_SSL_CAFILE": str(ca),
+    }
+    assert load_settings(https).influx.ssl_cafile == ca
+    with pytest.raises(SettingsError, match="is not https://"):
+        load_settings({**https, "ENGINEWATCH_INFLUX_URL": "http://influx:8086"})
+    with pytest.raises(SettingsError, match="no such file"):
+        load_settings({**https, "ENGINEWATCH_INFLUX_SSL_CAFILE": str(tmp_path / "none.pem")})
+
+
+def test_a_certificate_failure_is_found_however_deeply_it_is_wrapped() -> None:
+    failure = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    failure.verify_message = "unable to get local issuer certificate"
+    # As requests wraps it: SSLError(MaxRetryError(reason=SSLError(failure))).
+    inner = requests.exceptions.SSLError(failure)
+    retries = type("MaxRetryError", (Exception,), {})("too many")
+    retries.reason = inner  # type: ignore[attr-defined]
+    wrapped = requests.exceptions.SSLError(retries)
+    assert certificate_problem(wrapped) == "unable to get local issuer certificate"
+    assert certificate_problem(ConnectionRefusedError(111, "refused")) is None
+    refused = unreachable(wrapped, "https://influx:8086")
+    assert isinstance(refused, Refused), "a setting to fix, not an outage to wait out"
+    assert "ENGINEWATCH_INFLUX_SSL_CAFILE" in str(refused)
+    outage = unreachable(ConnectionRefusedError(111, "refused"), "https://influx:8086")
+    assert type(outage) is Unavailable
