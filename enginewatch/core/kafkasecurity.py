@@ -153,6 +153,14 @@ def explain(exc: BaseException, security: KafkaSecurity) -> str:
             f"{exc}; a TLS listener closes plain-text connections "
             f"(ENGINEWATCH_KAFKA_SECURITY_PROTOCOL is {security.protocol})"
         )
+    if isinstance(exc, KafkaConnectionError):
+        # Under TLS 1.3 a broker that refuses the client's certificate (or gets
+        # none) closes the connection after the handshake: the client sees no more.
+        shown = "none" if security.certfile is None else str(security.certfile)
+        return (
+            f"{exc}: closed after the TLS handshake; does the broker require a client "
+            f"certificate its CA signed? (ENGINEWATCH_KAFKA_SSL_CERTFILE: {shown})"
+        )
     if isinstance(exc, TimeoutError):
         return (
             "no answer in time (a TLS listener spoken to in plain text, or the other way "

@@ -26,7 +26,7 @@ from enginewatch.harness.processes import Process, run_enginewatch
 from tests.support import archive
 from tests.support.kafkad import PrivateKafka, SaslSsl
 from tests.support.services import INFLUX_URL, base_env
-from tests.support.tls import make_ca
+from tests.support.tls import ClientCertificate, make_ca, make_client_certificate
 from tests.support.waiting import wait_until
 
 RECORDING = Path(__file__).resolve().parents[1] / "recordings" / "fleet-3-engines.jsonl"
@@ -41,7 +41,9 @@ REFUSED_WITHIN = 30.0
 
 @pytest.fixture(scope="module")
 def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateKafka]:
-    broker = PrivateKafka(tmp_path_factory.mktemp("kafka"), SaslSsl({USER: KAFKA_PASSWORD}))
+    broker = PrivateKafka(
+        tmp_path_factory.mktemp("kafka"), SaslSsl({USER: KAFKA_PASSWORD}), mutual_tls=True
+    )
     broker.start()
     yield broker
     broker.stop()
@@ -239,3 +241,57 @@ def test_the_plaintext_listener_is_not_the_one_spoken_to(secure_kafka: PrivateKa
     assert status != 0
     assert len(lines) == 1, lines
     assert "a TLS listener closes plain-text connections" in lines[0]
+
+
+def mutual_tls_env(
+    broker: PrivateKafka, certificate: ClientCertificate | None, **settings: str
+) -> dict[str, str]:
+    """Settings for the mutual-TLS listener, with or without a client certificate."""
+    assert broker.certificates is not None
+    secure = {
+        "ENGINEWATCH_BROKER": f"kafka://{broker.mutual_tls_bootstrap}",
+        "ENGINEWATCH_KAFKA_SECURITY_PROTOCOL": "SSL",
+        "ENGINEWATCH_KAFKA_SSL_CAFILE": str(broker.certificates.ca),
+    }
+    if certificate is not None:
+        secure["ENGINEWATCH_KAFKA_SSL_CERTFILE"] = str(certificate.certificate)
+        secure["ENGINEWATCH_KAFKA_SSL_KEYFILE"] = str(certificate.key)
+    return secure | settings
+
+
+def test_mutual_tls_carries_a_recording_with_the_client_certificate(
+    secure_kafka: PrivateKafka, unique: Callable[[str], str], tmp_path: Path
+) -> None:
+    certificates = secure_kafka.certificates
+    assert certificates is not None
+    client = make_client_certificate(tmp_path, certificates.ca, certificates.ca_key, USER)
+    env = mutual_tls_env(secure_kafka, client)
+    topic = unique("mtls")
+    replayed = run_enginewatch("replay", str(RECORDING), "--topic", topic, env=env, timeout=120)
+    assert replayed.returncode == 0, replayed.stderr
+    lines = RECORDING.read_bytes().splitlines()
+    out = tmp_path / "recorded.jsonl"
+    recorded = run_enginewatch(
+        "record", topic, str(out), "--from", "beginning", "--count", str(len(lines)),
+        env=env, timeout=120,
+    )  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    assert sorted(out.read_bytes().splitlines()) == sorted(lines)
+
+
+def test_mutual_tls_refuses_a_client_without_a_certificate_the_ca_signed(
+    secure_kafka: PrivateKafka, tmp_path: Path
+) -> None:
+    other_ca, other_key = make_ca(tmp_path / "other", "some-other-ca")
+    strangers = make_client_certificate(tmp_path / "other", other_ca, other_key, USER)
+    for certificate in (None, strangers):
+        status, lines, took = refused(
+            ["record", "never-recorded", str(tmp_path / "out.jsonl"), "--count", "1"],
+            mutual_tls_env(secure_kafka, certificate),
+        )
+        assert status != 0
+        assert len(lines) == 1, lines
+        assert "cannot connect to Kafka" in lines[0], lines
+        assert "does the broker require a client certificate" in lines[0], lines
+        assert "ENGINEWATCH_KAFKA_SSL_CERTFILE" in lines[0], lines
+        assert took < REFUSED_WITHIN

@@ -10,6 +10,8 @@ With `sasl_ssl=SaslSsl(...)` it also has a SASL_SSL listener beside its
 PLAINTEXT one: a certificate made at start by tests/support/tls.py, SCRAM
 users made by Kafka's own storage tool when the node is formatted
 (`--add-scram`), and the same users for PLAIN in the listener's JAAS config.
+With `mutual_tls=True` as well, an SSL listener that requires a client
+certificate signed by the same CA (mutual TLS).
 """
 
 from __future__ import annotations
@@ -73,7 +75,10 @@ class PrivateKafka:
     """`start()`, `stop()`, `start()` again: the data directory, hence every topic,
     message and committed offset, stays."""
 
-    def __init__(self, directory: Path, sasl_ssl: SaslSsl | None = None) -> None:
+    def __init__(
+        self, directory: Path, sasl_ssl: SaslSsl | None = None, mutual_tls: bool = False
+    ) -> None:
+        assert sasl_ssl is not None or not mutual_tls, "mutual TLS uses the SASL_SSL certificates"
         self.directory = directory
         self.port = free_port()
         self.controller_port = free_port()
@@ -85,12 +90,18 @@ class PrivateKafka:
         self.process: Process | None = None
         self.sasl_ssl = sasl_ssl
         self.sasl_port = free_port() if sasl_ssl else None
+        self.mutual_tls_port = free_port() if mutual_tls else None
         self.certificates: ServerCertificates | None = None
 
     @property
     def sasl_bootstrap(self) -> str:
         assert self.sasl_port is not None, "no SASL_SSL listener"
         return f"127.0.0.1:{self.sasl_port}"
+
+    @property
+    def mutual_tls_bootstrap(self) -> str:
+        assert self.mutual_tls_port is not None, "no mutual TLS listener"
+        return f"127.0.0.1:{self.mutual_tls_port}"
 
     def sasl_security(self, user: str, mechanism: SaslMechanism = "SCRAM-SHA-512") -> KafkaSecurity:
         """How a client of the SASL_SSL listener connects as `user`, trusting its CA."""
@@ -165,13 +176,17 @@ class PrivateKafka:
         if self.certificates is None:
             tls = self.directory / "kafka" / "tls"
             self.certificates = make_server_certificates(tls, sasl.keystore_password)
-        listener = f"SASL_SSL://127.0.0.1:{self.sasl_port}"
+        listeners = [f"SASL_SSL://127.0.0.1:{self.sasl_port}"]
+        protocols = ["SASL_SSL:SASL_SSL"]
+        if self.mutual_tls_port is not None:
+            listeners.append(f"SSL://127.0.0.1:{self.mutual_tls_port}")
+            protocols.append("SSL:SSL")
         lines = []
         for line in text.splitlines():
             if line.startswith(("listeners=", "advertised.listeners=")):
-                line = f"{line},{listener}"
+                line = ",".join([line, *listeners])
             elif line.startswith("listener.security.protocol.map="):
-                line = f"{line},SASL_SSL:SASL_SSL"
+                line = ",".join([line, *protocols])
             lines.append(line)
         plain_users = " ".join(f'user_{n}="{p}"' for n, p in sasl.users.items())
         prefix = "listener.name.sasl_ssl"
@@ -189,6 +204,18 @@ class PrivateKafka:
             f"{prefix}.ssl.keystore.password={certificates.keystore_password}",
             f"{prefix}.ssl.key.password={certificates.keystore_password}",
         ]
+        if self.mutual_tls_port is not None:
+            mutual = "listener.name.ssl"
+            lines += [
+                f"{mutual}.ssl.keystore.type=PKCS12",
+                f"{mutual}.ssl.keystore.location={certificates.keystore}",
+                f"{mutual}.ssl.keystore.password={certificates.keystore_password}",
+                f"{mutual}.ssl.key.password={certificates.keystore_password}",
+                # Clients must show a certificate this CA signed.
+                f"{mutual}.ssl.truststore.type=PEM",
+                f"{mutual}.ssl.truststore.location={certificates.ca}",
+                f"{mutual}.ssl.client.auth=required",
+            ]
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 90.0) -> None:
