@@ -40,6 +40,7 @@ from aiokafka.errors import KafkaError
 
 from enginewatch.core.influxql import InfluxQLClient, InfluxQueryError, Series
 from enginewatch.core.kafka import ToolError, bootstrap_servers
+from enginewatch.core.kafkasecurity import KafkaSecurity
 from enginewatch.core.settings import Settings, load_settings
 from enginewatch.demo.alerts import (
     ALERTS_QUERY,
@@ -72,7 +73,7 @@ from enginewatch.demo.summary import (
     missing_models,
     summarize,
 )
-from enginewatch.harness import influx, kafka
+from enginewatch.harness import kafka
 from enginewatch.harness.processes import (
     Process,
     ProcessFailed,
@@ -219,6 +220,7 @@ class Demo:
 
     def __post_init__(self) -> None:
         self.bootstrap = bootstrap_servers(self.settings.kafka.broker)
+        self.security = KafkaSecurity.from_config(self.settings.kafka)
         self.topics = {
             "input": f"{self.app_id}-notify",
             "archive": f"{self.app_id}-archive",
@@ -244,7 +246,14 @@ class Demo:
         self.streams_prefix = f"{self.app_id}-model"
         self.monitors_path = self.workdir / "monitors.yaml"
         self.children: list[Process] = []
-        self.influx = InfluxQLClient(self.settings.influx.url, self.database, timeout=30)
+        influx = self.settings.influx
+        self.influx = InfluxQLClient(
+            influx.url,
+            self.database,
+            influx.token.get_secret_value(),
+            timeout=30,
+            cafile=influx.ssl_cafile,
+        )
         self.tty = sys.stdout.isatty()
         self.env: dict[str, str] = {}  # the workers' settings
         self._said_at = -1e9
@@ -288,10 +297,9 @@ class Demo:
             "it drift and its predictions err more"
         )
         self.workdir.mkdir(parents=True, exist_ok=True)
-        url = self.settings.influx.url
-        try:
-            influx.drop_database(self.database, url)
-            influx.create_database(self.database, url)
+        try:  # with the demo's own credentials, when it has any
+            self.influx.execute(f'DROP DATABASE "{self.database}"')
+            self.influx.execute(f'CREATE DATABASE "{self.database}"')
         except InfluxQueryError as exc:
             raise DemoError(f"{exc}; is it running (`make up`)?") from None
         # The topics exist before the workers start: Faust subscribes only to
@@ -300,9 +308,16 @@ class Demo:
             for role, topic in self.topics.items():
                 # As the agents declare them: the dead letters in one partition.
                 partitions = 1 if role == "dead" else PARTITIONS
-                kafka.create_topic(topic, partitions, bootstrap=self.bootstrap)
+                kafka.create_topic(
+                    topic, partitions, bootstrap=self.bootstrap, security=self.security
+                )
             for role in ROLES:  # one partition each: every stream in time order
-                kafka.create_topic(f"{self.streams_prefix}-{role}", 1, bootstrap=self.bootstrap)
+                kafka.create_topic(
+                    f"{self.streams_prefix}-{role}",
+                    1,
+                    bootstrap=self.bootstrap,
+                    security=self.security,
+                )
         except (OSError, KafkaError) as exc:
             raise DemoError(
                 f"Kafka at {self.bootstrap}: {exc!r}; is it running (`make up`)?"
@@ -451,7 +466,7 @@ class Demo:
         rows = summarize(results)
         say("\nper model, read back from InfluxDB:\n")
         say(format_table(rows.values()))
-        dead = kafka.size(self.topics["dead"], bootstrap=self.bootstrap)
+        dead = kafka.size(self.topics["dead"], bootstrap=self.bootstrap, security=self.security)
         say(
             f"\n{expected:,} notifications -> {points:,} points in InfluxDB "
             f"(database {self.database}); {dead:,} dead letters"
@@ -497,7 +512,9 @@ class Demo:
         self.influx.close()
         if not self.keep_topics:
             try:
-                kafka.delete_topics(f"{self.app_id}-", bootstrap=self.bootstrap)
+                kafka.delete_topics(
+                    f"{self.app_id}-", bootstrap=self.bootstrap, security=self.security
+                )
             except Exception as exc:  # cleaning up must not hide the outcome
                 print(
                     f"enginewatch demo: could not delete the demo's topics: {exc}", file=sys.stderr

@@ -29,6 +29,15 @@ def _scaled(value: float, step: float, suffixes: Sequence[str]) -> str:
     return f"{_plain(value)}{suffixes[index]}"
 
 
+def _seconds(value: float) -> str:
+    """Grafana's `s` unit: below a second in ms, µs or ns."""
+    size = abs(value)
+    for step, suffix in ((1.0, " s"), (1e-3, " ms"), (1e-6, " µs")):
+        if size >= step:
+            return f"{_plain(value / step)}{suffix}"
+    return "0 s" if value == 0 else f"{_plain(value / 1e-9)} ns"
+
+
 def format_value(value: Any, unit: str | None) -> str:
     """A value as Grafana's unit formats show it (the units these dashboards use)."""
     if value is None:
@@ -45,7 +54,7 @@ def format_value(value: Any, unit: str | None) -> str:
     if unit == "percentunit":  # a fraction, shown as a percentage
         return f"{_plain(number * 100)}%"
     if unit == "s":
-        return f"{_plain(number)} s"
+        return _seconds(number)
     if unit == "bytes":
         return _scaled(number, 1024, (" B", " KiB", " MiB", " GiB", " TiB"))
     if unit == "Bps":
