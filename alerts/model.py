@@ -27,8 +27,8 @@ from pydantic import (
 )
 
 from alerts.conditions import KINDS, Condition, make_condition
-from alerts.durations import NS, Duration, format_duration
 from alerts.labels import LABEL_NAME, RESERVED_LABELS
+from enginewatch.core.configfile import NS, Duration, format_duration
 from enginewatch.core.points import tag_value_problem
 
 # The measurement of the alerts worker's own points on the archive topic: no

@@ -29,7 +29,6 @@ stage needs (the rules a measurement feeds, each rule by name).
 from __future__ import annotations
 
 from alerts.conditions import Condition
-from alerts.durations import NS, Duration, format_duration, parse_duration
 from alerts.labels import RESERVED_LABELS, alert_labels, fingerprint, rule_identity
 from alerts.loader import RulesError, load_rules, rules_from
 from alerts.model import (
@@ -46,6 +45,7 @@ from alerts.model import (
     Severity,
 )
 from alerts.ruleset import Feed, Role, Rules
+from enginewatch.core.configfile import NS, Duration, format_duration, parse_duration
 
 __all__ = [
     "ALERTS_MEASUREMENT",

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from enginewatch.core.configfile import format_duration
 from enginewatch.core.faustapp import (
     TopicSpec,
     accept_worker_options,
@@ -25,7 +26,7 @@ from enginewatch.core.faustapp import (
 from enginewatch.core.kafka import ToolError
 from enginewatch.core.settings import Settings, load_settings
 from monitors.app import create_monitors_app, observations_topic
-from monitors.config import Monitor, Monitors, MonitorsError, format_duration, load_monitors
+from monitors.config import Monitor, Monitors, MonitorsError, load_monitors
 from monitors.reference import References, load_references
 from monitors.state import MONITOR_STATES_TABLE
 

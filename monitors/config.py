@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -46,11 +45,11 @@ from pydantic import (
     model_validator,
 )
 
+from enginewatch.core.configfile import NS, Duration, one_line, read_yaml
 from enginewatch.core.points import tag_value_problem
 
-NS = 1_000_000_000
-_UNITS = {"ms": 1_000_000, "s": NS, "m": 60 * NS, "h": 3600 * NS, "d": 86400 * NS}
-_DURATION = re.compile(r"(\d+)(ms|s|m|h|d)")
+# The monitors' union members that pydantic names in an error's location.
+_BRANCHES = frozenset({"FirstRecords", "FileReference"})
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 FieldType = Literal["numeric", "categorical"]
@@ -74,28 +73,6 @@ class MonitorsError(ValueError):
     file, the monitor and the field."""
 
 
-def parse_duration(value: Any) -> int:
-    """`30s`, `5m`, `1h30m`, `1d`, `500ms` -> integer nanoseconds."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text and _DURATION.sub("", text) == "":
-            return sum(int(n) * _UNITS[unit] for n, unit in _DURATION.findall(text))
-    raise ValueError(f"must be a duration like 30s, 5m or 1h (got {value!r})")
-
-
-def format_duration(ns: int) -> str:
-    """The shortest spelling of a duration `parse_duration` reads back."""
-    if ns == 0:
-        return "0s"
-    parts = []
-    for unit in ("d", "h", "m", "s", "ms"):
-        size = _UNITS[unit]
-        if ns >= size:
-            parts.append(f"{ns // size}{unit}")
-            ns %= size
-    return "".join(parts)
-
-
 def _number(value: Any) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -117,7 +94,6 @@ def _topic(value: Any) -> str:
     return value
 
 
-Duration = Annotated[int, BeforeValidator(parse_duration)]
 Number = Annotated[float, BeforeValidator(_number)]
 Tag = Annotated[str, BeforeValidator(_tag)]
 Topic = Annotated[str, BeforeValidator(_topic)]
@@ -371,84 +347,10 @@ def monitors_from(data: Any, path: str = "monitors", base: Path | None = None) -
     try:
         checked = _MonitorsFile.model_validate(data, context={"base": base})
     except ValidationError as exc:
-        raise MonitorsError(_one_line(path, data, exc)) from None
+        raise MonitorsError(one_line(path, data, exc, "monitors", "monitor", _BRANCHES)) from None
     return Monitors(path, checked.monitors)
 
 
 def load_monitors(path: Path | str) -> Monitors:
     """Read and check a monitors file, or raise MonitorsError (one line)."""
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MonitorsError(f"{name}: cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise MonitorsError(f"{name}: {where}not YAML: {problem}") from None
-    return monitors_from(data, name, Path(path).parent)
-
-
-def _one_line(path: str, data: Mapping[str, Any], exc: ValidationError) -> str:
-    """`FILE: monitor 'NAME': FIELD: problem` for the first error."""
-    error = exc.errors()[0]
-    loc = list(error["loc"])
-    message = _problem(error)
-    where = ""
-    if loc[:1] == ["monitors"] and len(loc) >= 2 and isinstance(loc[1], int):
-        index = loc[1]
-        raw = data.get("monitors")
-        item = raw[index] if isinstance(raw, list) and index < len(raw) else None
-        name = item.get("name") if isinstance(item, dict) else None
-        where = (
-            f"monitor {name!r}: " if isinstance(name, str) and name else f"monitor #{index + 1}: "
-        )
-        loc = loc[2:]
-    elif loc == ["monitors"] and message.startswith("monitor "):
-        where, _, message = message.partition(": ")
-        where += ": "
-        loc = []
-    field_path = ".".join(str(part) for part in loc if not _is_branch(part))
-    # A model check's message names its own key first (`drift: ...`).
-    text = f"{where}{field_path}: {message}" if field_path else f"{where}{message}"
-    return " ".join(f"{path}: {text}".split())
-
-
-_PROBLEMS = {
-    "missing": "is required",
-    "extra_forbidden": "unknown key",
-    "model_type": "must be a mapping",
-    "dict_type": "must be a mapping",
-    "model_attributes_type": "must be a mapping",
-    "tuple_type": "must be a list",
-    "list_type": "must be a list",
-    "string_type": "must be a string",
-    "bool_parsing": "must be true or false",
-    "bool_type": "must be true or false",
-    "int_type": "must be an integer",
-    "int_parsing": "must be an integer",
-}
-_NO_INPUT = {"missing", "extra_forbidden"}
-
-
-def _problem(error: Any) -> str:
-    kind = error["type"]
-    if kind == "too_short":
-        return "must not be empty"
-    message = _PROBLEMS.get(kind) or str(error["msg"]).removeprefix("Value error, ")
-    message = message.replace("Input should be", "must be")
-    value = error.get("input")
-    if kind in _PROBLEMS and isinstance(value, str | int | float | bool) and kind not in _NO_INPUT:
-        message += f" (got {value!r})"
-    return message
-
-
-def _is_branch(part: Any) -> bool:
-    """A location part pydantic adds for a union's branch, not a key of the file."""
-    return isinstance(part, str) and (
-        part in {"str", "int", "float", "bool", "FirstRecords", "FileReference"}
-        or part.startswith(("function-", "constrained-", "literal[", "tuple[", "json-or-python"))
-    )
+    return monitors_from(read_yaml(path, MonitorsError), str(path), Path(path).parent)

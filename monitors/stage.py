@@ -28,10 +28,11 @@ from typing import Any
 
 import orjson
 
+from enginewatch.core.configfile import format_duration
 from enginewatch.core.deadletters import dead_letter
 from enginewatch.core.points import FieldValue, Origin, Point, encode_archive, tag_value_problem
 from monitors import drift
-from monitors.config import FirstRecords, Monitor, Monitors, format_duration
+from monitors.config import FirstRecords, Monitor, Monitors
 from monitors.profile import CategoricalProfile, NumericProfile, Profile, add, new_profile
 from monitors.quality import QualitySums
 from monitors.records import Reader, read

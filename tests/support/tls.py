@@ -49,27 +49,39 @@ def make_ca(directory: Path, name: str) -> tuple[Path, Path]:
     return cert, key
 
 
-def make_server_certificates(directory: Path, password: str) -> ServerCertificates:
-    """A CA and a broker certificate it signs, for 127.0.0.1 and localhost."""
-    ca, ca_key = make_ca(directory, "test-ca")
-    key, csr, cert = directory / "broker.key", directory / "broker.csr", directory / "broker.pem"
-    extensions = directory / "broker.ext"
-    extensions.write_text(
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-        "extendedKeyUsage=serverAuth\n"
-        "keyUsage=critical,digitalSignature,keyEncipherment\n",
-        encoding="utf-8",
-    )
+def _signed(
+    directory: Path, name: str, subject: str, extensions: str, ca: Path, ca_key: Path
+) -> tuple[Path, Path]:
+    """A key and a certificate for `subject` with `extensions`, signed by the CA (PEM)."""
+    key, csr, cert = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.pem"
+    extfile = directory / f"{name}.ext"
+    extfile.write_text(extensions, encoding="utf-8")
     _openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+        "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={subject}",
         "-keyout", str(key), "-out", str(csr),
         cwd=directory,
     )  # fmt: skip
     _openssl(
         "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
-        "-CAcreateserial", "-days", DAYS, "-extfile", str(extensions), "-out", str(cert),
+        "-CAcreateserial", "-days", DAYS, "-extfile", str(extfile), "-out", str(cert),
         cwd=directory,
     )  # fmt: skip
+    return cert, key
+
+
+def make_server_certificates(directory: Path, password: str) -> ServerCertificates:
+    """A CA and a server certificate it signs, for 127.0.0.1 and localhost."""
+    ca, ca_key = make_ca(directory, "test-ca")
+    cert, key = _signed(
+        directory,
+        "broker",
+        "localhost",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "extendedKeyUsage=serverAuth\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n",
+        ca,
+        ca_key,
+    )
     keystore = directory / "broker.p12"
     _openssl(
         "pkcs12", "-export", "-in", str(cert), "-inkey", str(key), "-certfile", str(ca),
@@ -83,20 +95,6 @@ def make_client_certificate(
     directory: Path, ca: Path, ca_key: Path, name: str
 ) -> ClientCertificate:
     """A client certificate for `name` (its CN), signed by the CA."""
-    key, csr, cert = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.pem"
-    extensions = directory / f"{name}.ext"
-    extensions.write_text(
-        "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
-        encoding="utf-8",
-    )
-    _openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-        "-keyout", str(key), "-out", str(csr),
-        cwd=directory,
-    )  # fmt: skip
-    _openssl(
-        "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
-        "-CAcreateserial", "-days", DAYS, "-extfile", str(extensions), "-out", str(cert),
-        cwd=directory,
-    )  # fmt: skip
+    extensions = "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+    cert, key = _signed(directory, name, name, extensions, ca, ca_key)
     return ClientCertificate(cert, key)
