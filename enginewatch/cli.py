@@ -93,7 +93,11 @@ def _top() -> ModuleType:
 COMMANDS: dict[str, tuple[Callable[[], ModuleType], str]] = {
     "agents": (_agents, "run the stream agents: engine messages -> archive topic"),
     "archiver": (_archiver, "run an archiver: archive topic -> InfluxDB or files"),
-    "alerts": (_alerts, "run the alerts worker, or check a rules file (alerts check)"),
+    "alerts": (
+        _alerts,
+        "run the alerts worker, its delivery (alerts deliver), check a rules file "
+        "(alerts check) or replay a recording through the rules (alerts replay)",
+    ),
     "monitors": (_monitors, "run the monitors worker, or check a monitors file (monitors check)"),
     "resolve": (_resolve, "print the engine -> model mapping and its sources"),
     "record": (_record, "record a topic into a JSON Lines file"),
