@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from agents.app import create_agents_app
@@ -17,6 +18,8 @@ from enginewatch.core.settings import TopicsConfig, load_settings
 
 PROG = "enginewatch agents"
 
+logger = logging.getLogger(__name__)
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     accept_worker_options(parser)
@@ -25,7 +28,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     resolver = resolver_from_config(settings.resolve)
-    resolver.refresh()  # name the engines from the first message on
+    resolver.refresh(log_failures=False)  # name the engines from the first message on
+    for name, error in resolver.lasting_errors.items():
+        # A refused token or an untrusted certificate: asking again will not help.
+        print(f"{PROG}: model source {name} failed: {error}", file=sys.stderr)
+        return 2
+    for name, error in resolver.errors.items():
+        logger.warning("model source %s failed (asked again soon): %s", name, error)
     app = create_agents_app(settings, resolver)
     topics = settings.topics
     try:

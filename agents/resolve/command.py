@@ -38,7 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     resolver = resolver_from_config(settings.resolve)
-    resolver.refresh()
+    # Each failed source is printed once, below; no log line says it first.
+    resolver.refresh(log_failures=False)
     errors = dict(resolver.errors)
     found = dict(resolver.entries)
     try:

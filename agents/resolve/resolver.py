@@ -2,8 +2,10 @@
 
 Precedence: the map file over Composer over Connect. Each source is refreshed
 on a timer; a failed source is retried with backoff while its last good
-mapping stays in use. An engine nobody knows yet is `unknown`, and asks for
-an early (rate-limited) refresh. HTTP runs in a thread, off the event loop.
+mapping stays in use, or, refused for a setting to fix (an untrusted
+certificate, a refused token), at the next interval only. An engine nobody
+knows yet is `unknown`, and asks for an early (rate-limited) refresh. HTTP
+runs in a thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
-import requests
-
-from agents.resolve.sources import SourceError, fetch_composer, fetch_connect, read_map_file
+from agents.resolve.sources import (
+    SourceError,
+    SourceSession,
+    fetch_composer,
+    fetch_connect,
+    read_map_file,
+)
 from enginewatch.core.points import tag_value_problem
 from enginewatch.core.settings import ResolveConfig
 
@@ -47,6 +53,7 @@ class _SourceState:
     failures: int = 0
     next_try: float = 0.0
     error: str | None = None
+    lasting: bool = False  # the error is a setting to fix (SourceError.lasting)
 
 
 class Resolver:
@@ -83,6 +90,11 @@ class Resolver:
         """The sources whose last attempt failed, with why."""
         return {name: s.error for name, s in self._sources.items() if s.error is not None}
 
+    @property
+    def lasting_errors(self) -> dict[str, str]:
+        """The failed sources that a setting must fix (a certificate, a token)."""
+        return {n: e for n, e in self.errors.items() if self._sources[n].lasting}
+
     def model_for(self, engine: str) -> str:
         entry = self._entries.get(engine)
         if entry is None:
@@ -90,12 +102,13 @@ class Resolver:
             return UNKNOWN
         return entry.model
 
-    def refresh(self) -> None:
+    def refresh(self, log_failures: bool = True) -> None:
         """Ask every source that is due; blocking, so call it off the event loop.
 
         A source is due at its next refresh time (after the interval, or after
         its backoff when it failed); while an unknown engine waits for a name,
-        every healthy source is due too.
+        every healthy source is due too. `log_failures=False` is for a caller
+        that reports `errors` itself.
         """
         now = self._clock()
         for_unknown = self._unknown_wanted(now)
@@ -108,22 +121,33 @@ class Resolver:
                 state.last_good = state.fetch(state.last_good)
             except SourceError as exc:
                 state.failures += 1
-                state.error = str(exc)
-                delay = min(self.interval, BACKOFF_FIRST * 2 ** (state.failures - 1))
+                state.error, state.lasting = str(exc), exc.lasting
+                delay = self._retry_delay(state.failures, exc)
                 state.next_try = now + delay
-                log.warning(
-                    "model source %s failed (keeping %d last good entries, retry in %.0fs): %s",
-                    name,
-                    len(state.last_good),
-                    delay,
-                    exc,
-                )
+                if log_failures:
+                    log.log(
+                        logging.ERROR if exc.lasting else logging.WARNING,
+                        "model source %s failed (keeping %d last good entries, retry in %.0fs): %s",
+                        name,
+                        len(state.last_good),
+                        delay,
+                        exc,
+                    )
             else:
                 state.failures, state.error, state.next_try = 0, None, now + self.interval
+                state.lasting = False
         self._entries = self._merge()  # one assignment: readers see the old or the new map
         if for_unknown or asked_all:
             self._last_full_refresh = now
             self._unknown_seen = False
+
+    def _retry_delay(self, failures: int, exc: SourceError) -> float:
+        """Backoff for an outage; the full interval for a setting to fix, which
+        asking again sooner would only repeat in the log."""
+        if exc.lasting:
+            return self.interval
+        backoff: float = BACKOFF_FIRST * 2 ** (failures - 1)
+        return min(self.interval, backoff)
 
     def _merge(self) -> dict[str, Entry]:
         merged: dict[str, Entry] = {}
@@ -161,7 +185,7 @@ def resolver_from_config(
 ) -> Resolver:
     """A resolver over the sources the settings configure (possibly none)."""
     fetchers: dict[str, Fetcher] = {}
-    session = requests.Session()
+    session = SourceSession(settings.resolve_ssl_cafile, settings.resolve_token)
     engine_map, composer_url, connect_url = (
         settings.engine_map,
         settings.composer_url,

@@ -10,6 +10,11 @@
   job, whose `model.name` is its active model. The UUID engines put in `src`
   is the instance's `src` where the fleet entry has one (FastScore's tutorial
   reads it so), else its `id` (Connect's API specification, `InstanceInfo`).
+
+Composer and Connect are asked through a `SourceSession`: an https:// server's
+certificate is always verified (against ENGINEWATCH_RESOLVE_SSL_CAFILE's CAs,
+else requests' default bundle), and a token, when set, goes as
+`Authorization: Bearer`.
 """
 
 from __future__ import annotations
@@ -21,14 +26,31 @@ from typing import Any
 
 import requests
 import yaml
+from pydantic import SecretStr
+from requests.auth import AuthBase
 
-from enginewatch.core.redact import mask_url, mask_urls
+from enginewatch.core.redact import MASK, mask_url, mask_urls
+from enginewatch.core.settings import ResolveConfig
+from enginewatch.core.tls import certificate_problem
 
 Mapping_ = dict[str, str]
 
+CAFILE_SETTING = ResolveConfig.variable("resolve_ssl_cafile")
+TOKEN_SETTING = ResolveConfig.variable("resolve_token")
+# Answers that refuse the credentials: a setting to fix, like an untrusted certificate.
+REFUSED = (401, 403)
+
 
 class SourceError(RuntimeError):
-    """A source could not be read; the resolver keeps its last good mapping."""
+    """A source could not be read; the resolver keeps its last good mapping.
+
+    `lasting`: a setting to fix (an untrusted certificate, a refused token),
+    which asking again soon will not change, unlike an outage.
+    """
+
+    def __init__(self, message: str, *, lasting: bool = False) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 def read_map_file(path: Path) -> Mapping_:
@@ -108,11 +130,87 @@ def _engine_uuid(instance: dict[str, Any]) -> str | None:
     return None
 
 
+class BearerToken(AuthBase):
+    """`Authorization: Bearer <token>`; the token stays a secret value until sent.
+
+    As the session's `auth`, it also keeps a `.netrc` entry from replacing the
+    header, and requests drops it on a redirect to another host.
+    """
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
+        return request
+
+    def masked(self, text: str) -> str:
+        """`text` without the token, which a server may echo back (in a reason phrase, say)."""
+        return text.replace(self._token.get_secret_value(), MASK)
+
+
+class SourceSession(requests.Session):
+    """Composer's and Connect's session: every request verified against `cafile`'s CAs
+    (None: requests' default bundle), and carrying the token, if any."""
+
+    def __init__(self, cafile: Path | None, token: SecretStr) -> None:
+        super().__init__()
+        self._verify = str(cafile) if cafile is not None else True
+        if token.get_secret_value():
+            self.auth = BearerToken(token)
+
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        # Given with each request: the session's own `verify` would lose to
+        # REQUESTS_CA_BUNDLE. True is requests' default bundle (REQUESTS_CA_BUNDLE,
+        # else certifi's); nothing turns verification off.
+        kwargs.setdefault("verify", self._verify)
+        return super().request(method, url, *args, **kwargs)
+
+
 def _get_json(session: requests.Session, url: str, timeout: float) -> Any:
+    """The JSON `url` answers; if none, a SourceError: one line, URL and token masked."""
+    token = session.auth if isinstance(session.auth, BearerToken) else None
+    try:
+        return _answer(session, url, timeout, sent_token=token is not None)
+    except SourceError as exc:
+        if token is None:
+            raise
+        raise SourceError(token.masked(str(exc)), lasting=exc.lasting) from None
+
+
+def _answer(session: requests.Session, url: str, timeout: float, *, sent_token: bool) -> Any:
     try:
         response = session.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        raise _unreachable(url, exc) from None
+    if response.status_code in REFUSED:
+        raise _refused(url, response, sent_token=sent_token)
+    try:
         response.raise_for_status()
         return response.json()
     except (requests.RequestException, ValueError) as exc:
         # Either may quote the URL, and a URL may carry a password.
         raise SourceError(f"GET {mask_url(url)}: {mask_urls(str(exc))}") from None
+
+
+def _unreachable(url: str, exc: requests.RequestException) -> SourceError:
+    """No answer: an outage, unless the server's certificate is not trusted."""
+    problem = certificate_problem(exc)
+    if problem is not None:
+        return SourceError(
+            f"GET {mask_url(url)}: the TLS certificate is not trusted "
+            f"({problem}; give its CA in {CAFILE_SETTING})",
+            lasting=True,
+        )
+    return SourceError(f"GET {mask_url(url)}: {mask_urls(str(exc))}")
+
+
+def _refused(url: str, response: requests.Response, *, sent_token: bool) -> SourceError:
+    """The server refused the credentials: what to fix, never the token itself."""
+    hint = f"check {TOKEN_SETTING}" if sent_token else f"no token was sent: set {TOKEN_SETTING}"
+    return SourceError(
+        f"GET {mask_url(url)}: answered {response.status_code} {response.reason} ({hint})",
+        lasting=True,
+    )

@@ -132,13 +132,45 @@ class ResolveConfig(Section):
     connect_url: str | None = None
     resolve_interval: float = Field(default=60.0, gt=0)
     resolve_timeout: float = Field(default=5.0, gt=0)
+    # The CAs an https:// Composer's or Connect's certificate is checked
+    # against; unset, requests' default bundle. Verification is never off.
+    resolve_ssl_cafile: Path | None = None
+    # Sent to both as `Authorization: Bearer ...`; empty, no header.
+    resolve_token: SecretStr = SecretStr("")
 
-    @field_validator("engine_map")
+    @field_validator("engine_map", "resolve_ssl_cafile")
     @classmethod
-    def _engine_map_exists(cls, path: Path | None) -> Path | None:
+    def _file_exists(cls, path: Path | None) -> Path | None:
         if path is not None and not path.is_file():
             raise ValueError(f"no such file: {path}")
         return path
+
+    @model_validator(mode="after")
+    def _tls_settings_are_used(self) -> ResolveConfig:
+        """A CA file no https:// URL uses is a mistake, and a token for an
+        http:// URL would cross the network in clear."""
+        named = {"composer_url": self.composer_url, "connect_url": self.connect_url}
+        urls = {field: url for field, url in named.items() if url}
+        neither = f"neither {self.variable('composer_url')} nor {self.variable('connect_url')}"
+        if self.resolve_ssl_cafile is not None and not any(map(self._https, urls.values())):
+            raise ValueError(
+                f"{self.variable('resolve_ssl_cafile')} is set but {neither} is https://"
+            )
+        if not self.resolve_token.get_secret_value():
+            return self
+        if not urls:
+            raise ValueError(f"{self.variable('resolve_token')} is set but {neither} is set")
+        for field, url in urls.items():
+            if not self._https(url):
+                raise ValueError(
+                    f"{self.variable('resolve_token')} would cross the network in clear: "
+                    f"{self.variable(field)} is not https://"
+                )
+        return self
+
+    @staticmethod
+    def _https(url: str) -> bool:
+        return url.lower().startswith("https://")
 
     @property
     def workflow_names(self) -> list[str]:

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
+from pydantic import SecretStr
+from requests.adapters import BaseAdapter
 
 from agents.resolve.resolver import UNKNOWN, Resolver, resolver_from_config
-from agents.resolve.sources import SourceError, read_map_file
-from enginewatch.core.settings import ResolveConfig
+from agents.resolve.sources import (
+    SourceError,
+    SourceSession,
+    fetch_composer,
+    fetch_connect,
+    read_map_file,
+)
+from enginewatch.core.settings import ResolveConfig, SettingsError, load_settings, variables
 from tests.support.fleet import FleetState, fleet_server
 
 ODD_NAME = "Credit risk, v2 = spécial"
+TOKEN = "resolve-Secret-9f3e1c"
 
 
 class Clock:
@@ -239,3 +252,196 @@ def test_resolve_command_fails_loudly_when_a_source_fails(tmp_path: Path) -> Non
     assert done.returncode == 1
     assert "source connect failed" in done.stderr
     assert "500" in done.stderr
+
+
+class Recorder(BaseAdapter):
+    """A transport that answers every request with one canned answer (or raises),
+    and keeps each request as sent with the `verify` it was sent with."""
+
+    def __init__(
+        self,
+        body: Any = None,
+        status: int = 200,
+        reason: str = "OK",
+        raises: Exception | None = None,
+    ) -> None:
+        super().__init__()
+        self.body, self.status, self.reason, self.raises = body, status, reason, raises
+        self.sent: list[tuple[requests.PreparedRequest, object]] = []
+
+    def send(
+        self, request: requests.PreparedRequest, verify: object = True, **_: Any
+    ) -> requests.Response:
+        self.sent.append((request, verify))
+        if self.raises is not None:
+            raise self.raises
+        response = requests.Response()
+        response.status_code, response.reason = self.status, self.reason
+        response._content = json.dumps(self.body).encode()
+        response.url, response.request = str(request.url), request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def _session(recorder: Recorder, cafile: Path | None, token: str) -> SourceSession:
+    session = SourceSession(cafile, SecretStr(token))
+    session.mount("https://", recorder)
+    return session
+
+
+COMPOSER_STATUS = {"fraud-model": {"Engine": {"ID": "u1", "Name": "engine-1"}, "Status": "running"}}
+
+
+def test_the_token_goes_as_a_bearer_header_and_the_ca_file_with_each_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cafile = tmp_path / "ca.pem"
+    # A session's own `verify` would lose to this; one given per request does not.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "elsewhere.pem"))
+    recorder = Recorder(COMPOSER_STATUS)
+    session = _session(recorder, cafile, TOKEN)
+    assert fetch_composer(session, "https://composer.test", ["fraud"], 2.0) == {"u1": "fraud-model"}
+    [(request, verify)] = recorder.sent
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert verify == str(cafile)
+    assert TOKEN not in repr(session.auth)
+
+
+def test_without_a_token_no_header_and_without_a_ca_file_the_default_cas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(variable, raising=False)
+    recorder = Recorder([])
+    assert fetch_connect(_session(recorder, None, ""), "https://connect.test", 2.0, {}) == {}
+    [(request, verify)] = recorder.sent
+    assert "Authorization" not in request.headers
+    assert verify is True, "verification is on even without a CA file"
+
+
+def test_a_refused_token_names_its_setting_and_never_the_token() -> None:
+    # A server that echoes the header back in its reason phrase.
+    recorder = Recorder({"error": "unauthorized"}, 401, f"Unauthorized: Bearer {TOKEN}")
+    with pytest.raises(SourceError) as error:
+        fetch_composer(_session(recorder, None, TOKEN), "https://composer.test", ["fraud"], 2.0)
+    message = str(error.value)
+    assert "GET https://composer.test/1/workflow/fraud/status: answered 401" in message
+    assert "check ENGINEWATCH_RESOLVE_TOKEN" in message
+    assert TOKEN not in message
+    assert "Bearer ***" in message
+    assert error.value.lasting, "a setting to fix, not an outage"
+
+
+def test_a_refusal_without_a_token_says_to_set_one() -> None:
+    recorder = Recorder({"error": "forbidden"}, 403, "Forbidden")
+    with pytest.raises(SourceError, match="no token was sent: set ENGINEWATCH_RESOLVE_TOKEN"):
+        fetch_connect(_session(recorder, None, ""), "https://connect.test", 2.0, {})
+
+
+def test_an_untrusted_certificate_is_one_line_naming_the_ca_setting() -> None:
+    failure = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    failure.verify_message = "unable to get local issuer certificate"
+    recorder = Recorder(raises=requests.exceptions.SSLError(failure))
+    with pytest.raises(SourceError) as error:
+        fetch_connect(_session(recorder, None, TOKEN), "https://connect.test", 2.0, {})
+    message = str(error.value)
+    assert message == (
+        "GET https://connect.test/api/1/service/connect/1/connect: the TLS certificate is not "
+        "trusted (unable to get local issuer certificate; give its CA in "
+        "ENGINEWATCH_RESOLVE_SSL_CAFILE)"
+    )
+    assert error.value.lasting
+    assert len(recorder.sent) == 1, "asked once, not retried"
+
+
+def test_other_failures_are_outages_to_back_off_from() -> None:
+    recorder = Recorder({"error": "unavailable"}, 503, "Service Unavailable")
+    with pytest.raises(SourceError, match="503") as error:
+        fetch_connect(_session(recorder, None, TOKEN), "https://connect.test", 2.0, {})
+    assert not error.value.lasting
+
+
+def test_a_setting_to_fix_is_asked_again_at_the_interval_not_backed_off_from() -> None:
+    asked: list[float] = []
+    clock = Clock()
+
+    def refused(_previous: Mapping[str, str]) -> dict[str, str]:
+        asked.append(clock.now)
+        raise SourceError("certificate not trusted", lasting=True)
+
+    resolver = Resolver({"connect": refused}, interval=60, clock=clock)
+    for _ in range(61):  # a minute of a resolver loop
+        if resolver.refresh_due():
+            resolver.refresh()
+        clock.now += 1
+    assert asked == [1000.0, 1060.0]
+
+
+def test_the_resolve_tls_variables_and_none_turns_verification_off() -> None:
+    known = variables()
+    assert known["ENGINEWATCH_RESOLVE_SSL_CAFILE"] == ("resolve", "resolve_ssl_cafile")
+    assert known["ENGINEWATCH_RESOLVE_TOKEN"] == ("resolve", "resolve_token")
+    assert [name for name in known if "VERIFY" in name or "INSECURE" in name] == []
+
+
+def test_the_resolve_ca_file_must_exist_and_needs_an_https_url(tmp_path: Path) -> None:
+    cafile = tmp_path / "ca.pem"
+    cafile.write_text("a CA\n", encoding="utf-8")
+    env = {
+        "ENGINEWATCH_COMPOSER_URL": "http://composer:8010",
+        "ENGINEWATCH_CONNECT_URL": "https://connect:8001",
+        "ENGINEWATCH_RESOLVE_SSL_CAFILE": str(cafile),
+    }
+    assert load_settings(env).resolve.resolve_ssl_cafile == cafile
+    with pytest.raises(SettingsError, match=r"^ENGINEWATCH_RESOLVE_SSL_CAFILE: .*no such file"):
+        load_settings({**env, "ENGINEWATCH_RESOLVE_SSL_CAFILE": str(tmp_path / "none.pem")})
+    with pytest.raises(SettingsError) as error:
+        load_settings({**env, "ENGINEWATCH_CONNECT_URL": "http://connect:8001"})
+    assert str(error.value) == (
+        "ENGINEWATCH_RESOLVE_SSL_CAFILE is set but neither ENGINEWATCH_COMPOSER_URL "
+        "nor ENGINEWATCH_CONNECT_URL is https://"
+    )
+
+
+def test_the_resolve_token_is_a_secret_sent_only_over_https() -> None:
+    env = {
+        "ENGINEWATCH_COMPOSER_URL": "https://composer:8010",
+        "ENGINEWATCH_CONNECT_URL": "https://connect:8001",
+        "ENGINEWATCH_RESOLVE_TOKEN": TOKEN,
+    }
+    settings = load_settings(env)
+    assert settings.resolve.resolve_token.get_secret_value() == TOKEN
+    assert TOKEN not in repr(settings)
+    assert TOKEN not in str(settings)
+    with pytest.raises(SettingsError) as error:
+        load_settings({**env, "ENGINEWATCH_CONNECT_URL": "http://connect:8001"})
+    assert str(error.value) == (
+        "ENGINEWATCH_RESOLVE_TOKEN would cross the network in clear: "
+        "ENGINEWATCH_CONNECT_URL is not https://"
+    )
+    with pytest.raises(SettingsError, match="RESOLVE_TOKEN is set but neither") as error:
+        load_settings({"ENGINEWATCH_RESOLVE_TOKEN": TOKEN})
+    assert TOKEN not in str(error.value)
+
+
+def test_resolver_from_config_asks_with_the_settings_ca_file_and_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cafile = tmp_path / "ca.pem"
+    cafile.write_text("a CA\n", encoding="utf-8")
+    recorder = Recorder(COMPOSER_STATUS)
+    # Every session the resolver makes sends through the recorder.
+    monkeypatch.setattr(SourceSession, "get_adapter", lambda _self, url: recorder)
+    settings = ResolveConfig(
+        composer_url="https://composer.test",
+        composer_workflows="fraud",
+        resolve_ssl_cafile=cafile,
+        resolve_token=SecretStr(TOKEN),
+    )
+    resolver = resolver_from_config(settings)
+    resolver.refresh()
+    assert resolver.model_for("u1") == "fraud-model"
+    [(request, verify)] = recorder.sent
+    assert (request.headers["Authorization"], verify) == (f"Bearer {TOKEN}", str(cafile))
