@@ -78,7 +78,8 @@ def reason_kind(error: str) -> str:
         if len(kept[-1].split()) >= 3:
             break
     kind = ": ".join(p for p in kept if p)
-    return kind[:MAX_KIND_CHARS] or "unknown"
+    # A tag value: a trailing backslash would escape line protocol's separator.
+    return kind[:MAX_KIND_CHARS].rstrip("\\") or "unknown"
 
 
 def original_value(message: dict[str, Any]) -> bytes | None:

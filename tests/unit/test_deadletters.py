@@ -80,6 +80,7 @@ def test_a_long_reason_is_bounded() -> None:
         ('header "origin": entry 12 passes the end', "header '*': entry N passes the end"),
         ("empty archive message", "empty archive message"),
         ("", "unknown"),
+        ("path C:\\ is bad\\", "path C:\\ is bad"),  # a valid tag value: no trailing backslash
     ],
 )
 def test_a_reason_counts_by_its_kind_without_the_input_it_quotes(error: str, kind: str) -> None:
