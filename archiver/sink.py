@@ -5,7 +5,8 @@ how a write failed with one of three exceptions, and the delivery loop
 (archiver/delivery.py) decides what to do about it:
 
 - Unavailable: try the same body again later (connection errors, timeouts,
-  5xx, 429); its kind Refused (credentials refused, bucket missing) stops the
+  5xx, 429); its kind Refused (credentials refused, bucket missing, a TLS
+  certificate not trusted) stops the
   start-up but is waited out while running, as an operator can fix it
   without losing anything;
 - TooLarge (413): split the body;
