@@ -6,9 +6,8 @@ how a write failed with one of three exceptions, and the delivery loop
 
 - Unavailable: try the same body again later (connection errors, timeouts,
   5xx, 429); its kind Refused (credentials refused, bucket missing, a TLS
-  certificate not trusted) stops the
-  start-up but is waited out while running, as an operator can fix it
-  without losing anything;
+  certificate not trusted) stops the start-up but is waited out while
+  running, as an operator can fix it without losing anything;
 - TooLarge (413): split the body;
 - Rejected (400, 422): some points are bad; find them by bisection.
 
