@@ -20,7 +20,9 @@ from influxdb_client.service.write_service import WriteService
 from archiver.retry import RETRY_AFTER_MAX, cap_retry_after, parse_retry_after
 from archiver.sink import (
     CONNECTION_ERRORS,
+    Refused,
     Rejected,
+    SinkError,
     Unavailable,
     classify,
     content,
@@ -65,17 +67,29 @@ class InfluxV2Sink:
             if not exc.status:  # raised before any answer came
                 reason = mask_urls(str(exc.reason))
                 raise Unavailable(f"cannot write to {self.shown}: {reason}") from None
-            retry_after = cap_retry_after(parse_retry_after(exc.retry_after), self.retry_after_max)
-            raise classify(exc.status, _answer(exc.message), retry_after, self.shown) from None
+            raise self._failure(exc) from None
         except CONNECTION_ERRORS as exc:
             raise unreachable(exc, self.shown) from None
+
+    def _failure(self, exc: ApiException) -> SinkError:
+        message = _answer(exc.message)
+        if "retention policy not found" in message:
+            # 1.8 (bucket `database/policy`) answers 500, as for a failure of its own;
+            # yet it is a setting to fix, as the v1 sink says too.
+            return Refused(
+                f"InfluxDB answered {exc.status} at {self.shown}: {message} "
+                "(check ENGINEWATCH_INFLUX_BUCKET)"
+            )
+        retry_after = cap_retry_after(parse_retry_after(exc.retry_after), self.retry_after_max)
+        return classify(exc.status, message, retry_after, self.shown)
 
     async def check(self) -> None:
         """At start-up: the token is accepted and the organization and bucket exist.
 
-        InfluxDB checks those before it reads the body, then refuses an empty
-        one ("writing requires points"): so an empty write proves them and
-        writes nothing.
+        InfluxDB 2.7 and 1.8 check those before they parse the body, and answer
+        an empty one 204, writing nothing: so an empty write proves them. A
+        server that would refuse the empty body itself (400) has answered past
+        those checks too, so that is no failure here.
         """
         with contextlib.suppress(Rejected):
             await self.write(b"")

@@ -29,7 +29,9 @@ from enginewatch.core.tls import certificate_problem
 # Fast and still ~10x smaller on line protocol; level 9 costs far more CPU for little.
 GZIP_LEVEL = 5
 USER_AGENT = "enginewatch-archiver"
-_DROPPED = re.compile(r"\bdropped=(\d+)\s*$")
+# InfluxDB's partial writes end in `dropped=N`; 2.7's beyond the retention add
+# where the points were to go: "... dropped=3 for database: 0a1b... for retention policy: autogen".
+_DROPPED = re.compile(r"\bdropped=(\d+)(?: for database: \S+ for retention policy: \S+)?\s*$")
 # Errors that mean "no answer from InfluxDB".
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 

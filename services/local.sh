@@ -6,6 +6,8 @@
 #   services/local.sh status        say what runs
 #   services/local.sh alertmanager  build Alertmanager when missing; print its path
 #   services/local.sh influxdb18    build InfluxDB 1.8.10 when missing; print its influxd
+#   services/local.sh influxdb27    build InfluxDB 2.7.12 when missing; print its influxd
+#   services/local.sh telegraf      build Telegraf 1.37.2 when missing; print its path
 #
 # Data and logs live under $RUN_DIR (default: .run/ in the repo). Kafka's jars
 # come from Maven Central into $KAFKA_CACHE (outside the repo); InfluxDB is
@@ -15,6 +17,8 @@
 # repo); `up` builds it beside starting the others, and does not fail without it.
 # InfluxDB 1.8.10 (both write APIs and authentication as 1.8 has them, for the
 # security tests' private servers) is built the same way into $INFLUX18_CACHE.
+# InfluxDB 2.7.12 (the v2 sink's tests run their own) and Telegraf 1.37.2 are
+# built on demand into $INFLUX27_CACHE and $TELEGRAF_CACHE; `up` leaves them be.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,6 +29,14 @@ ALERTMANAGER_VERSION=0.35.0
 ALERTMANAGER_CACHE=${ALERTMANAGER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enginewatch/alertmanager-$ALERTMANAGER_VERSION}
 INFLUX18_VERSION=1.8.10
 INFLUX18_CACHE=${INFLUX18_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enginewatch/influxdb-$INFLUX18_VERSION}
+INFLUX27_VERSION=2.7.12
+INFLUX27_CACHE=${INFLUX27_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enginewatch/influxdb-$INFLUX27_VERSION}
+# The pkg-config that InfluxDB 2.x's Makefile uses: it builds Flux's Rust library.
+INFLUX_PKG_CONFIG_VERSION=0.2.14
+TELEGRAF_VERSION=1.37.2
+TELEGRAF_CACHE=${TELEGRAF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enginewatch/telegraf-$TELEGRAF_VERSION}
+# Only the plugins the deployment's Telegraf uses: the full set takes far longer to build.
+TELEGRAF_TAGS="custom,inputs.kafka_consumer,parsers.json_v2,outputs.influxdb,outputs.influxdb_v2"
 KAFKA_PORT=9092
 INFLUX_PORT=8086
 
@@ -98,25 +110,123 @@ alertmanager_build() {
 }
 
 # `go install` builds it straight from its module (about 3 minutes on a fresh
-# machine); one build at a time, as for Alertmanager.
+# machine); one build at a time, as for Alertmanager. The version is stamped in
+# as release builds have it: /ping's X-Influxdb-Version then says 1.8.10, which
+# the archiver's `auto` API detection reads (unstamped, it says "unknown").
+influx18_built() {
+  [ -x "$INFLUX18_CACHE/influxd" ] &&
+    "$INFLUX18_CACHE/influxd" version 2>/dev/null | grep -q "^InfluxDB v$INFLUX18_VERSION "
+}
+
 influx18_build() {
   local binary="$INFLUX18_CACHE/influxd"
-  if [ -x "$binary" ]; then return 0; fi
+  if influx18_built; then return 0; fi
   if ! command -v go >/dev/null; then
     log "building InfluxDB $INFLUX18_VERSION needs Go (https://go.dev/dl/)"
     return 1
   fi
   mkdir -p "$INFLUX18_CACHE" || return 1
   exec 8>"$INFLUX18_CACHE/.build-lock" && flock 8 || return 1
-  if [ -x "$binary" ]; then return 0; fi
+  if influx18_built; then return 0; fi
   log "building InfluxDB $INFLUX18_VERSION from its Go module into $INFLUX18_CACHE"
   if ! (cd / && GOBIN="$INFLUX18_CACHE/bin" GOFLAGS=-buildvcs=false \
-    go install -trimpath "github.com/influxdata/influxdb/cmd/influxd@v$INFLUX18_VERSION") ||
+    go install -trimpath -ldflags "-X main.version=$INFLUX18_VERSION" \
+      "github.com/influxdata/influxdb/cmd/influxd@v$INFLUX18_VERSION") ||
     ! mv "$INFLUX18_CACHE/bin/influxd" "$binary"; then
     log "building InfluxDB $INFLUX18_VERSION failed"
     return 1
   fi
   log "InfluxDB $INFLUX18_VERSION built: $binary"
+}
+
+# InfluxDB 2.x cannot be built by `go install` (its go.mod has a replace
+# directive) and links Flux's Rust library, which influxdata's pkg-config builds
+# with cargo on the way: so the module is downloaded and copied somewhere
+# writable, and built there (about 6.5 minutes on a fresh machine, mostly
+# Rust). Its go.mod's `toolchain` line would have Go fetch an older Go; it is
+# dropped so that the Go at hand builds. Flux's Rust code pins a toolchain
+# (stable instead) and denies warnings that newer rustc raises: a rustc wrapper
+# caps lints at warn, as RUSTFLAGS does not reach its build script. The web UI
+# is left out (the build's default without the `assets` tag): the tests use the
+# API only. The version is stamped in as for 1.8 (/ping then says v2.7.12, not
+# "dev"). One build at a time, as for Alertmanager.
+influx27_built() {
+  [ -x "$INFLUX27_CACHE/influxd" ] &&
+    "$INFLUX27_CACHE/influxd" version 2>/dev/null | grep -q "^InfluxDB v$INFLUX27_VERSION "
+}
+
+influx27_build() {
+  local binary="$INFLUX27_CACHE/influxd" tools="$INFLUX27_CACHE/tools" module src tool
+  if influx27_built; then return 0; fi
+  for tool in go cargo rustup pkg-config; do
+    if ! command -v "$tool" >/dev/null; then
+      log "building InfluxDB $INFLUX27_VERSION needs Go 1.23+, Rust (rustup, cargo) and pkg-config; no $tool"
+      return 1
+    fi
+  done
+  mkdir -p "$INFLUX27_CACHE" || return 1
+  exec 7>"$INFLUX27_CACHE/.build-lock" && flock 7 || return 1
+  if influx27_built; then return 0; fi
+  log "building InfluxDB $INFLUX27_VERSION from its Go module into $INFLUX27_CACHE (several minutes)"
+  if ! (cd / && GOBIN="$tools" GOFLAGS=-buildvcs=false \
+    go install "github.com/influxdata/pkg-config@v$INFLUX_PKG_CONFIG_VERSION") >/dev/null; then
+    log "building influxdata's pkg-config $INFLUX_PKG_CONFIG_VERSION failed"
+    return 1
+  fi
+  if ! printf '#!/bin/sh\n# Flux denies warnings; newer rustc raises some: they stay warnings.\nexec "$@" --cap-lints warn\n' \
+    >"$tools/rustc-cap-lints" || ! chmod +x "$tools/rustc-cap-lints"; then
+    log "cannot write $tools/rustc-cap-lints"
+    return 1
+  fi
+  module=$(cd / && go mod download -json "github.com/influxdata/influxdb/v2@v$INFLUX27_VERSION" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') || module=""
+  if [ -z "$module" ] || [ ! -f "$module/go.mod" ]; then
+    log "go mod download gave no InfluxDB $INFLUX27_VERSION module"
+    return 1
+  fi
+  src=$(mktemp -d "$INFLUX27_CACHE/src.XXXXXX") || return 1
+  if ! { cp -R "$module/." "$src/" && chmod -R u+w "$src" && sed -i '/^toolchain /d' "$src/go.mod" &&
+    (cd "$src" && PKG_CONFIG="$tools/pkg-config" RUSTUP_TOOLCHAIN=stable \
+      RUSTC_WRAPPER="$tools/rustc-cap-lints" GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
+      go build -trimpath -ldflags "-X main.version=v$INFLUX27_VERSION" -o influxd \
+      ./cmd/influxd) >"$INFLUX27_CACHE/build.log" 2>&1 &&
+    mv "$src/influxd" "$binary"; }; then
+    rm -rf "$src"
+    log "building InfluxDB $INFLUX27_VERSION failed; see $INFLUX27_CACHE/build.log"
+    return 1
+  fi
+  rm -rf "$src"
+  log "InfluxDB $INFLUX27_VERSION built: $binary"
+}
+
+# Telegraf's module builds with `go install` (about 2 minutes on a fresh
+# machine), with only the plugins named in $TELEGRAF_TAGS; its version stamped
+# in as for InfluxDB (unstamped, it calls itself "unknown", in its User-Agent too).
+telegraf_built() {
+  [ -x "$TELEGRAF_CACHE/telegraf" ] &&
+    "$TELEGRAF_CACHE/telegraf" --version 2>/dev/null | grep -q "^Telegraf $TELEGRAF_VERSION"
+}
+
+telegraf_build() {
+  local binary="$TELEGRAF_CACHE/telegraf"
+  if telegraf_built; then return 0; fi
+  if ! command -v go >/dev/null; then
+    log "building Telegraf $TELEGRAF_VERSION needs Go 1.25.5 or later (https://go.dev/dl/)"
+    return 1
+  fi
+  mkdir -p "$TELEGRAF_CACHE" || return 1
+  exec 6>"$TELEGRAF_CACHE/.build-lock" && flock 6 || return 1
+  if telegraf_built; then return 0; fi
+  log "building Telegraf $TELEGRAF_VERSION from its Go module into $TELEGRAF_CACHE"
+  if ! (cd / && GOBIN="$TELEGRAF_CACHE/bin" GOFLAGS=-buildvcs=false \
+    go install -trimpath -tags "$TELEGRAF_TAGS" \
+      -ldflags "-X github.com/influxdata/telegraf/internal.Version=$TELEGRAF_VERSION" \
+      "github.com/influxdata/telegraf/cmd/telegraf@v$TELEGRAF_VERSION") ||
+    ! mv "$TELEGRAF_CACHE/bin/telegraf" "$binary"; then
+    log "building Telegraf $TELEGRAF_VERSION failed"
+    return 1
+  fi
+  log "Telegraf $TELEGRAF_VERSION built: $binary"
 }
 
 kafka_java=(java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true
@@ -182,8 +292,12 @@ status() {
   done
   if [ -x "$ALERTMANAGER_CACHE/alertmanager" ]; then echo "alertmanager: built ($ALERTMANAGER_CACHE)"
   else echo "alertmanager: not built"; fi
-  if [ -x "$INFLUX18_CACHE/influxd" ]; then echo "influxdb $INFLUX18_VERSION: built ($INFLUX18_CACHE)"
+  if influx18_built; then echo "influxdb $INFLUX18_VERSION: built ($INFLUX18_CACHE)"
   else echo "influxdb $INFLUX18_VERSION: not built"; fi
+  if influx27_built; then echo "influxdb $INFLUX27_VERSION: built ($INFLUX27_CACHE)"
+  else echo "influxdb $INFLUX27_VERSION: not built"; fi
+  if telegraf_built; then echo "telegraf $TELEGRAF_VERSION: built ($TELEGRAF_CACHE)"
+  else echo "telegraf $TELEGRAF_VERSION: not built"; fi
 }
 
 up() {
@@ -205,5 +319,7 @@ case "${1:-}" in
   status) status ;;
   alertmanager) alertmanager_build && echo "$ALERTMANAGER_CACHE/alertmanager" ;;
   influxdb18) influx18_build && echo "$INFLUX18_CACHE/influxd" ;;
-  *) echo "usage: $0 up|down|status|alertmanager|influxdb18" >&2; exit 2 ;;
+  influxdb27) influx27_build && echo "$INFLUX27_CACHE/influxd" ;;
+  telegraf) telegraf_build && echo "$TELEGRAF_CACHE/telegraf" ;;
+  *) echo "usage: $0 up|down|status|alertmanager|influxdb18|influxdb27|telegraf" >&2; exit 2 ;;
 esac

@@ -1,35 +1,38 @@
-"""A local HTTP server answering as InfluxDB 2's `/ping` and `/api/v2/write` do.
+"""A local HTTP server answering as InfluxDB 2.7's `/ping` and `/api/v2/write` do.
 
-No InfluxDB 2 runs on these machines, so the v2 contract tests talk to this.
-It follows the documented API and the order in which InfluxDB 2's write
-handler checks a request (http/write_handler.go, http/points/points_parser.go):
+The v2 sink is tested against real InfluxDB 1.8.10 and 2.7.12
+(tests/integration/test_archiver_influx_v2_real.py); this stands in for them
+only where a real server cannot be made to answer at will: a 429 with
+Retry-After, a 503, an answer that takes longer than the client waits (a hang),
+and for unit tests that need no server at all. Its answers follow InfluxDB
+2.7.12's write handler, in the order it checks a request (as measured against
+the real server):
 
 1. token (`Authorization: Token ...`): 401 {"code":"unauthorized", ...}
 2. precision: 400 {"code":"invalid", ...}; no bucket parameter: 404
-3. organization, then bucket: 404 {"code":"not found","message":"... not found"}
-4. body: gzip when Content-Encoding says so, 413 beyond `max_body_bytes`,
-   400 "writing requires points" when empty
-5. lines: a line `malformed` flags is a 400 naming it (nothing written); lines
-   `unprocessable` flags are dropped with a 422 "partial write" while the
-   others are written, as InfluxDB 2 OSS does
-6. 204 No Content
+3. a body marked gzip that is not gzip: 500 {"code":"internal error", ...}
+   (2.7.12 opens the gzip stream before it looks the organization up, and
+   answers as for a failure of its own)
+4. organization, then bucket: 404 {"code":"not found","message":"... not found"}
+5. 204 No Content, the lines kept in `written`; an empty body too (2.7.12
+   writes nothing and says 204, as 1.8.10 does)
 
-`answer_next(...)` scripts answers (429 with Retry-After, 503, ...) for the
-next write requests, before any of the checks. Every request is recorded.
+Bad points, partial writes and 413 are left to the real servers.
+`answer_next(...)` scripts answers (429 with Retry-After, 503, a delay) for
+the next write requests, before any of the checks. Every request is recorded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import threading
+import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
-
-LineRule = Callable[[str], str | None]
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Answer:
     status: int
     body: dict[str, str] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering: longer than a client's timeout, a hang
 
 
 class FakeInfluxV2:
@@ -61,16 +65,12 @@ class FakeInfluxV2:
         token: str = "s3cret-token",
         org: str = "acme",
         bucket: str = "metrics",
-        version: str = "v2.7.11",
-        max_body_bytes: int | None = None,
+        version: str = "v2.7.12",
     ) -> None:
         self.token = token
         self.orgs = {org}
         self.buckets = {(org, bucket)}
         self.version = version
-        self.max_body_bytes = max_body_bytes
-        self.malformed: LineRule = lambda line: None
-        self.unprocessable: LineRule = lambda line: None
         self.requests: list[Request] = []
         self.written: list[str] = []
         self._scripted: deque[Answer] = deque()
@@ -125,32 +125,16 @@ class FakeInfluxV2:
         bucket, org = query.get("bucket", ""), query.get("org", "")
         if not bucket:
             return _error(404, "not found", "bucket not found")
+        if request.body is None:
+            # 2.7.12 says no more than this; its log has "gzip: invalid header".
+            return _error(
+                500, "internal error", "An internal error has occurred - check server logs"
+            )
         if org not in self.orgs:
             return _error(404, "not found", f'organization name "{org}" not found')
         if (org, bucket) not in self.buckets:
             return _error(404, "not found", f'bucket "{bucket}" not found')
-        if request.body is None:
-            return _error(400, "invalid", "unable to read data: gzip: invalid header")
-        if self.max_body_bytes is not None and len(request.body) > self.max_body_bytes:
-            return _error(
-                413, "request too large", "unable to read data: points batch is too large"
-            )
-        lines = [line for line in request.lines if line.strip()]
-        if not lines:
-            return _error(400, "invalid", "writing requires points")
-        for line in lines:
-            reason = self.malformed(line)
-            if reason is not None:
-                return _error(400, "invalid", f"unable to parse '{line}': {reason}")
-        dropped = [(line, reason) for line in lines if (reason := self.unprocessable(line))]
-        self.written.extend(line for line in lines if not self.unprocessable(line))
-        if dropped:
-            return _error(
-                422,
-                "unprocessable entity",
-                f"failure writing points to database: partial write: {dropped[0][1]} "
-                f"dropped={len(dropped)}",
-            )
+        self.written.extend(line for line in request.lines if line.strip())
         return Answer(204)
 
     def _version_headers(self) -> dict[str, str]:
@@ -185,6 +169,12 @@ class FakeInfluxV2:
                 answer = fake.handle(
                     Request(self.command, url.path, parse_qs(url.query), headers, raw, body)
                 )
+                time.sleep(answer.delay)
+                # The client may have given up waiting, as a client of a hung server does.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._send(answer)
+
+            def _send(self, answer: Answer) -> None:
                 payload = b"" if answer.body is None else json.dumps(answer.body).encode()
                 self.send_response(answer.status)
                 for key, value in answer.headers.items():
@@ -199,4 +189,4 @@ class FakeInfluxV2:
 
 
 def _error(status: int, code: str, message: str) -> Answer:
-    return Answer(status, {"code": code, "message": message})
+    return Answer(status, {"code": code, "message": message}, {"X-Platform-Error-Code": code})

@@ -56,11 +56,15 @@ class PrivateInfluxd:
         binary: str = "influxd",
         auth: bool = False,
         tls: ServerCertificates | None = None,
+        max_body_size: int = 0,
     ) -> None:
         """`binary`: the influxd to run (Debian's by default); `auth`: with
-        authentication on; `tls`: serving HTTPS only, with that certificate."""
+        authentication on; `tls`: serving HTTPS only, with that certificate;
+        `max_body_size`: [http] max-body-size, the largest write body it takes
+        (0: no limit)."""
         self.directory = directory
         self.binary, self.auth, self.tls = binary, auth, tls
+        self.max_body_size = max_body_size
         self.port = free_port()
         self.rpc_port = free_port()
         scheme = "https" if tls is not None else "http"
@@ -88,6 +92,9 @@ class PrivateInfluxd:
                 f'  https-private-key = "{self.tls.key}"\n',
             )
             assert "https-enabled = true" in text
+        if self.max_body_size:
+            text = text.replace("max-body-size = 0\n", f"max-body-size = {self.max_body_size}\n")
+            assert f"max-body-size = {self.max_body_size}\n" in text
         self.config.write_text(text)
         self.process = Process([self.binary, "-config", str(self.config)], {}, self.log_path)
         self.process.start()

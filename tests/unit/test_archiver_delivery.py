@@ -305,3 +305,15 @@ def test_one_key_value_log_line_per_batch(caplog: pytest.LogCaptureFixture) -> N
     assert fields["points"] == "50"
     assert fields["retries"] == "0"
     assert set(fields) >= {"bytes", "duration", "requests", "dead_letters"}
+
+
+def test_a_partial_write_says_how_many_points_it_dropped_in_either_servers_words() -> None:
+    assert Rejected("partial write: field type conflict: ... dropped=3").dropped == 3
+    # InfluxDB 2.7, beyond the retention: where the points were to go follows N.
+    message = (
+        "failure writing points to database: partial write: dropped 2 points outside "
+        "retention policy of duration 720h0m0s - oldest point m at 1970-01-01T00:00:00Z "
+        "dropped=2 for database: 0a1b2c3d4e5f6a7b for retention policy: autogen"
+    )
+    assert Rejected(message).dropped == 2
+    assert Rejected("unable to parse 'x': missing field value").dropped is None

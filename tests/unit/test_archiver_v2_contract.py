@@ -1,4 +1,9 @@
-"""The v2 sink against a local server answering as InfluxDB 2's /api/v2/write is documented to.
+"""The v2 sink against a local server answering as InfluxDB 2.7's /api/v2/write does
+(tests/support/influx2.py), for what a real server cannot be made to answer at
+will: a 429 with Retry-After, a 503, a token refused once, a hang. How the real
+InfluxDB 1.8.10 and 2.7.12 answer everything else (bad points, partial writes,
+413, gzip, a missing bucket, org or token) is tested against them, in
+tests/integration/test_archiver_influx_v2_real.py.
 
 Every request is checked: method, path, query, headers and the gzip body.
 """
@@ -18,7 +23,7 @@ from archiver.delivery import BatchReport, Delivery
 from archiver.influx_v2 import InfluxV2Sink
 from archiver.lineprotocol import encode_point
 from archiver.retry import Backoff
-from archiver.sink import ConfigurationError, Unavailable
+from archiver.sink import Unavailable
 from archiver.startup import prepare
 from enginewatch.core.points import Origin, Point, encode_archive
 from enginewatch.core.settings import InfluxConfig
@@ -46,12 +51,12 @@ def settings_for(url: str, **overrides: str) -> InfluxConfig:
     return InfluxConfig.model_validate(values)
 
 
-def points(n: int, poison: set[int] = frozenset()) -> list[Point]:  # type: ignore[assignment]
+def points(n: int) -> list[Point]:
     return [
         Point(
             "records",
             {"engine": f"e-{i % 2}", "model": "fraud model, v=2"},
-            {"count": float(i), "note": "poison" if i in poison else "ok"},
+            {"count": float(i), "note": "ok"},
             1_700_000_000_000_000_000 + i,
         )
         for i in range(n)
@@ -132,74 +137,6 @@ def test_start_up_detects_v2_from_ping_and_checks_with_an_empty_write(
     assert server.written == []
 
 
-@pytest.mark.parametrize(
-    ("overrides", "expected"),
-    [
-        (
-            {"token": SecretStr("wrong")},
-            "401 .*unauthorized access.*ENGINEWATCH_INFLUX_TOKEN",
-        ),
-        ({"bucket": "nope"}, '404 .*bucket "nope" not found.*ENGINEWATCH_INFLUX_BUCKET'),
-        ({"org": "other"}, '404 .*organization name "other" not found'),
-    ],
-)
-def test_start_up_stops_on_a_bad_token_bucket_or_org(
-    server: FakeInfluxV2, overrides: dict[str, object], expected: str
-) -> None:
-    with pytest.raises(ConfigurationError, match=expected):
-        asyncio.run(prepare(settings_for(server.url, **overrides)))  # type: ignore[arg-type]
-    assert server.written == []
-
-
-def test_400_the_malformed_point_is_isolated_and_the_rest_written(server: FakeInfluxV2) -> None:
-    server.malformed = lambda line: "invalid field format" if "poison" in line else None
-    batch = points(16, poison={11})
-    run = Run(settings_for(server.url))
-    report = run.deliver(batch)
-    for request in server.writes:
-        assert_write_request(request)
-    good = [encode_point(p) for i, p in enumerate(batch) if i != 11]
-    assert sorted(server.written) == sorted(good)
-    (reject,) = run.dead_letters
-    assert reject.value == encode_point(batch[11]).encode()
-    assert reject.error == f"unable to parse '{encode_point(batch[11])}': invalid field format"
-    assert (reject.origin.offset, report.dead_letters, report.points) == (11, 1, 15)
-
-
-def test_422_partial_write_dead_letters_the_dropped_points(server: FakeInfluxV2) -> None:
-    server.unprocessable = lambda line: (
-        'field type conflict: input field "note" on measurement "records" is type string, '
-        "already exists as type float"
-        if "poison" in line
-        else None
-    )
-    batch = points(20, poison={3, 17})
-    run = Run(settings_for(server.url))
-    run.deliver(batch)
-    for request in server.writes:
-        assert_write_request(request)
-    assert set(server.written) == {encode_point(p) for i, p in enumerate(batch) if i not in (3, 17)}
-    assert sorted(r.origin.offset for r in run.dead_letters) == [3, 17]
-    for reject in run.dead_letters:
-        assert reject.error.startswith("failure writing points to database: partial write: ")
-        assert "field type conflict" in reject.error
-        assert reject.error.endswith("dropped=1")
-
-
-def test_413_splits_the_batch_until_the_server_takes_it(server: FakeInfluxV2) -> None:
-    batch = points(40)
-    server.max_body_bytes = 1000
-    run = Run(settings_for(server.url))
-    report = run.deliver(batch)
-    accepted = [r for r in server.writes if r.body is not None and len(r.body) <= 1000]
-    assert len(server.writes) > len(accepted) > 1
-    for request in server.writes:
-        assert_write_request(request)
-    assert server.written == [encode_point(p) for p in batch]
-    assert run.dead_letters == []
-    assert report.points == 40
-
-
 def test_429_waits_as_long_as_retry_after_says(server: FakeInfluxV2) -> None:
     server.answer_next(
         Answer(429, {"code": "too many requests", "message": "slow down"}, {"Retry-After": "3"})
@@ -238,6 +175,33 @@ def test_a_token_refused_while_running_is_waited_out(server: FakeInfluxV2) -> No
     assert len(run.sleeps) == 1
     assert len(server.written) == 2
     assert run.dead_letters == []
+
+
+def test_a_hung_server_is_unavailable_and_waited_out(server: FakeInfluxV2) -> None:
+    # Answers after the sink's timeout: the request is sent again, as after an outage.
+    server.answer_next(Answer(204, delay=2.0))
+    batch = points(3)
+    run = Run(settings_for(server.url, timeout="0.5"))
+    report = run.deliver(batch)
+    hung, again = server.writes
+    assert assert_write_request(hung) == assert_write_request(again)
+    assert (report.retries, len(run.sleeps), report.points) == (1, 1, 3)
+    # The scripted answer stood in for the first write: only the retry's lines are kept.
+    assert server.written == [encode_point(p) for p in batch]
+
+
+def test_a_hung_write_says_it_timed_out(server: FakeInfluxV2) -> None:
+    server.answer_next(Answer(204, delay=2.0))
+    sink = InfluxV2Sink(settings_for(server.url, timeout="0.5"))
+
+    async def write() -> None:
+        try:
+            await sink.write(b"m f=1.0 1\n")
+        finally:
+            await sink.close()
+
+    with pytest.raises(Unavailable, match=f"cannot reach {server.url}: TimeoutError"):
+        asyncio.run(write())
 
 
 def test_no_server_at_all_is_unavailable() -> None:
