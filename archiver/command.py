@@ -1,4 +1,4 @@
-"""`enginewatch archiver [--sink influxdb|file] [FAUST WORKER OPTIONS]`."""
+"""`enginewatch archiver [--sink influxdb|file|mlflow] [FAUST WORKER OPTIONS]`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 
 from archiver.app import create_archiver_app
 from archiver.filesink import FileSink
+from archiver.mlflowsink import MlflowSink
+from archiver.mlflowsink import prepare as prepare_mlflow
 from archiver.sink import ConfigurationError, Sink
 from archiver.startup import make_sink, prepare
 from enginewatch.core.faustapp import (
@@ -21,8 +23,9 @@ from enginewatch.core.kafka import ToolError
 from enginewatch.core.settings import Settings, load_settings
 
 PROG = "enginewatch archiver"
-# The file sink is an independent archiver: its own consumer group, its own pace.
-ROLES = {"influxdb": "archiver", "file": "archiver-file"}
+# The file and MLflow sinks are independent archivers: each its own consumer
+# group, its own pace.
+ROLES = {"influxdb": "archiver", "file": "archiver-file", "mlflow": "archiver-mlflow"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +33,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--sink",
         choices=sorted(ROLES),
         default="influxdb",
-        help="where the points go (default: influxdb, as ENGINEWATCH_INFLUX_* say)",
+        help=(
+            "where the points go (default: influxdb, as ENGINEWATCH_INFLUX_* say; "
+            "mlflow: chosen values as metrics, as ENGINEWATCH_MLFLOW_* say)"
+        ),
     )
     parser.add_argument("--dir", type=Path, help="directory of the file sink")
     parser.add_argument(
@@ -84,6 +90,14 @@ async def _prepare(args: argparse.Namespace, settings: Settings) -> Callable[[],
         return file_sink
 
     retry_after_max = settings.retry.retry_after_max
+    if args.sink == "mlflow":
+
+        def mlflow_sink() -> Sink:
+            return MlflowSink(settings.mlflow, settings.kafka.app_id, retry_after_max)
+
+        await prepare_mlflow(mlflow_sink())
+        return mlflow_sink
+
     api = await prepare(settings.influx, retry_after_max=retry_after_max)
 
     def influx_sink() -> Sink:

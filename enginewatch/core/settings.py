@@ -252,6 +252,75 @@ class InfluxConfig(Section):
         return parts[1] if len(parts) == 2 and parts[1] else None
 
 
+class MlflowConfig(Section):
+    """The MLflow tracking server `enginewatch archiver --sink mlflow` logs metrics to."""
+
+    env_prefix: ClassVar[str] = "MLFLOW_"
+
+    url: str = Field(default="http://localhost:5000", pattern=r"^https?://\S+$")
+    # One experiment per model by default; a name without `{model}` puts every
+    # model's run into that one experiment.
+    experiment: str = Field(default="enginewatch/{model}", min_length=1)
+    # Comma-separated: a measurement (all its numeric fields) or `measurement.field`.
+    metrics: str = "model_quality,data_drift,records.rps"
+    # Sent as `Authorization: Bearer ...` (MLflow's MLFLOW_TRACKING_TOKEN), or
+    # basic auth (MLFLOW_TRACKING_USERNAME and _PASSWORD); empty, neither.
+    token: SecretStr = SecretStr("")
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    timeout: float = Field(default=10.0, gt=0)
+    # The CAs an https:// server's certificate is checked against; unset, the system's.
+    ssl_cafile: Path | None = None
+
+    @field_validator("ssl_cafile")
+    @classmethod
+    def _cafile_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
+
+    @field_validator("experiment")
+    @classmethod
+    def _one_placeholder(cls, name: str) -> str:
+        if "{" in name.replace("{model}", "") or "}" in name.replace("{model}", ""):
+            raise ValueError("may hold `{model}` and no other braces")
+        return name
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_named(cls, value: str) -> str:
+        if not cls.names(value):
+            raise ValueError("names no measurement")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials_are_whole(self) -> MlflowConfig:
+        token, password = self.token.get_secret_value(), self.password.get_secret_value()
+        if token and (self.username or password):
+            raise ValueError(
+                f"set either {self.variable('token')} or {self.variable('username')} "
+                f"and {self.variable('password')}, not both"
+            )
+        if bool(self.username) != bool(password):
+            raise ValueError(
+                f"{self.variable('username')} and {self.variable('password')} go together"
+            )
+        if self.ssl_cafile is not None and not self.url.startswith("https://"):
+            raise ValueError(
+                f"{self.variable('ssl_cafile')} is set but {self.variable('url')} is not https://"
+            )
+        return self
+
+    @staticmethod
+    def names(value: str) -> frozenset[str]:
+        return frozenset(name.strip() for name in value.split(",") if name.strip())
+
+    @property
+    def chosen(self) -> frozenset[str]:
+        """The measurements and `measurement.field` names whose values become metrics."""
+        return self.names(self.metrics)
+
+
 class RetryConfig(Section):
     """How long the archiver honours a server's Retry-After."""
 
@@ -366,6 +435,7 @@ class Settings(BaseModel):
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     state: StateConfig = Field(default_factory=StateConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
