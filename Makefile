@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status test lint format typecheck unit integration demo bench clean
+.PHONY: help install up down status test test-influx27 lint format typecheck unit integration demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,8 +46,13 @@ unit: install ## the tests that need no services
 integration: install up ## the tests against the real Kafka and InfluxDB
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
-test: install up lint typecheck ## everything: lint, types, unit and integration tests
-	$(BIN)/pytest $(PYTEST_ARGS)
+# `up` first: it starts the test-only servers' builds in the background, beside pip.
+test: up install lint typecheck ## everything but InfluxDB 2.7: lint, types, unit and integration tests
+	$(BIN)/pytest -m 'not influx27' $(PYTEST_ARGS)
+
+test-influx27: up install ## the tests against a real InfluxDB 2.7.12 (its first build: about 6.5 minutes)
+	services/local.sh influxdb27 >/dev/null
+	$(BIN)/pytest -m influx27 $(PYTEST_ARGS)
 
 demo: install up ## simulated engines -> agents -> archiver -> InfluxDB, then a summary
 	$(BIN)/enginewatch demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))

@@ -8,17 +8,21 @@
 #   services/local.sh influxdb18    build InfluxDB 1.8.10 when missing; print its influxd
 #   services/local.sh influxdb27    build InfluxDB 2.7.12 when missing; print its influxd
 #   services/local.sh telegraf      build Telegraf 1.37.2 when missing; print its path
+#   services/local.sh prefetch      start building the test-only servers in the background
 #
 # Data and logs live under $RUN_DIR (default: .run/ in the repo). Kafka's jars
 # come from Maven Central into $KAFKA_CACHE (outside the repo); InfluxDB is
 # Debian's influxdb package, installed when missing and run as a plain process.
 # Alertmanager (for the alert delivery tests, which run their own on free
 # ports) is built once from its Go module into $ALERTMANAGER_CACHE (outside the
-# repo); `up` builds it beside starting the others, and does not fail without it.
-# InfluxDB 1.8.10 (both write APIs and authentication as 1.8 has them, for the
-# security tests' private servers) is built the same way into $INFLUX18_CACHE.
-# InfluxDB 2.7.12 (the v2 sink's tests run their own) and Telegraf 1.37.2 are
-# built on demand into $INFLUX27_CACHE and $TELEGRAF_CACHE; `up` leaves them be.
+# repo). InfluxDB 1.8.10 (both write APIs and authentication as 1.8 has them,
+# for the security tests' private servers) and Telegraf 1.37.2 (the benchmark's
+# comparison) are built the same way into $INFLUX18_CACHE and $TELEGRAF_CACHE,
+# and MLflow installed by services/mlflow.sh: `up` starts all four in the
+# background (`prefetch`) and does not wait for them or fail without them.
+# InfluxDB 2.7.12 (`make test-influx27`'s tests run their own) takes about 6.5
+# minutes to build the first time, so only what needs it builds it, into
+# $INFLUX27_CACHE.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -300,17 +304,26 @@ status() {
   else echo "telegraf $TELEGRAF_VERSION: not built"; fi
 }
 
+# The servers only tests run privately (Alertmanager, InfluxDB 1.8.10,
+# Telegraf, MLflow), built or installed in the background, detached: `prefetch`
+# returns at once, and a test that needs one waits on its build's lock. A build
+# that fails here is tried again by the test that needs it, which then says why.
+prefetch() {
+  mkdir -p "$RUN_DIR/builds"
+  local name
+  for name in alertmanager influxdb18 telegraf mlflow; do
+    local command=("$0" "$name")
+    [ "$name" = mlflow ] && command=("$here/mlflow.sh")
+    nohup setsid "${command[@]}" >"$RUN_DIR/builds/$name.log" 2>&1 </dev/null &
+  done
+  log "building the test-only servers in the background; logs in $RUN_DIR/builds/"
+}
+
 up() {
+  prefetch
   kafka_up & k=$!
-  # Not needed to run enginewatch, so it never fails `up`; the tests build it again if it failed.
-  (alertmanager_build || log "Alertmanager not built; the alert delivery tests will try again") &
-  a=$!
-  (influx18_build || log "InfluxDB $INFLUX18_VERSION not built; the security tests will try again") &
-  i=$!
   influx_up
   wait $k
-  wait $a
-  wait $i
 }
 
 case "${1:-}" in
@@ -321,5 +334,6 @@ case "${1:-}" in
   influxdb18) influx18_build && echo "$INFLUX18_CACHE/influxd" ;;
   influxdb27) influx27_build && echo "$INFLUX27_CACHE/influxd" ;;
   telegraf) telegraf_build && echo "$TELEGRAF_CACHE/telegraf" ;;
-  *) echo "usage: $0 up|down|status|alertmanager|influxdb18|influxdb27|telegraf" >&2; exit 2 ;;
+  prefetch) prefetch ;;
+  *) echo "usage: $0 up|down|status|prefetch|alertmanager|influxdb18|influxdb27|telegraf" >&2; exit 2 ;;
 esac

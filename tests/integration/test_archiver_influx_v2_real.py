@@ -170,7 +170,8 @@ def target_27(server: PrivateInfluxd2) -> Target:
     return Target(V27, server.url, server.org, bucket.name, writer, reader, server.token)
 
 
-@pytest.fixture(params=[V18, V27])
+# `make test-influx27` runs the 2.7.12 cases (its first build takes minutes).
+@pytest.fixture(params=[V18, pytest.param(V27, marks=pytest.mark.influx27)])
 def target(request: pytest.FixtureRequest) -> Target:
     if request.param == V18:
         return target_18(request.getfixturevalue("influxd18"))
@@ -322,6 +323,7 @@ def test_a_token_that_may_only_read_is_403_and_stops_the_start_up(target: Target
     assert target.held() == []
 
 
+@pytest.mark.influx27
 def test_a_token_for_another_bucket_is_403_on_2_7(influxd27: PrivateInfluxd2) -> None:
     mine, theirs = target_27(influxd27), target_27(influxd27)
     assert replace(mine, token=theirs.token).answer(body(points(1))) == (
@@ -379,6 +381,7 @@ def test_a_missing_retention_policy_is_500_on_1_8_yet_stops_the_start_up(
         start_up(target.settings())
 
 
+@pytest.mark.influx27
 def test_a_bucket_named_database_slash_policy_is_only_1_8s(influxd27: PrivateInfluxd2) -> None:
     target = target_27(influxd27)
     said = f'bucket "{target.bucket}/autogen" not found'
