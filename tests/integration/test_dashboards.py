@@ -372,23 +372,30 @@ SCENARIOS = [
 
 
 def load_through_the_pipeline(
-    workers: Callable[..., Worker], unique: Callable[[str], str], database: str, tmp_path: Path
+    workers: Callable[..., Worker],
+    unique: Callable[[str], str],
+    database: str,
+    tmp_path: Path,
+    archiver: dict[str, str] | None = None,
 ) -> int:
     """Replay the recording through agents, alerts worker and archiver; the number
-    of points expected."""
+    of points expected. `archiver`: where it writes (ENGINEWATCH_INFLUX_* settings),
+    instead of `database` on the shared InfluxDB."""
     notify, archive, dead = unique("notify"), unique("archive"), unique("dead")
     kafka.create_topic(notify)
     engine_map = tmp_path / "engines.json"
     engine_map.write_text(json.dumps(ENGINE_MAP), encoding="utf-8")
     rules = tmp_path / "rules.yaml"
     rules.write_text(ALERT_RULES, encoding="utf-8")
-    influx.create_database(database)
+    if archiver is None:
+        influx.create_database(database)
+        archiver = {"influx_bucket": database}
     topics = {"input_topic": notify, "archive_topic": archive, "dead_letter_topic": dead}
     app = unique("app")
     workers(["agents"], base_env(app, engine_map=str(engine_map), **topics), "agents")
     alerting = base_env(app, alert_rules=str(rules), alerts_topic=unique("alerts"), **topics)
     workers(["alerts"], alerting, "alerts")
-    workers(["archiver"], base_env(app, influx_bucket=database, **topics), "archiver")
+    workers(["archiver"], base_env(app, **(archiver | topics)), "archiver")
     replay = run_enginewatch(
         "replay", str(RECORDING), "--topic", notify, "--key", "src", env=base_env(app, **topics)
     )
