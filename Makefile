@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status test test-influx27 lint format typecheck unit integration demo bench clean
+.PHONY: help install up prefetch down status test test-influx27 lint format typecheck unit integration demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml
 
 up: ## start Kafka (KRaft, 127.0.0.1:9092) and InfluxDB (127.0.0.1:8086) in the background
 	services/local.sh up
+
+prefetch: ## start building the servers only tests run (Alertmanager, InfluxDB 1.8, Telegraf, MLflow) in the background
+	services/local.sh prefetch
 
 down: ## stop the local Kafka and InfluxDB
 	services/local.sh down
@@ -43,11 +46,11 @@ typecheck: install ## mypy, strict on our packages
 unit: install ## the tests that need no services
 	$(BIN)/pytest -m 'not integration' $(PYTEST_ARGS)
 
-integration: install up ## the tests against the real Kafka and InfluxDB
+integration: prefetch install up ## the tests against the real Kafka and InfluxDB
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
-# `up` first: it starts the test-only servers' builds in the background, beside pip.
-test: up install lint typecheck ## everything but InfluxDB 2.7: lint, types, unit and integration tests
+# The test-only servers build in the background meanwhile, beside pip.
+test: prefetch up install lint typecheck ## everything but InfluxDB 2.7: lint, types, unit and integration tests
 	$(BIN)/pytest -m 'not influx27' $(PYTEST_ARGS)
 
 test-influx27: up install ## the tests against a real InfluxDB 2.7.12 (its first build: about 6.5 minutes)

@@ -18,8 +18,9 @@
 # repo). InfluxDB 1.8.10 (both write APIs and authentication as 1.8 has them,
 # for the security tests' private servers) and Telegraf 1.37.2 (the benchmark's
 # comparison) are built the same way into $INFLUX18_CACHE and $TELEGRAF_CACHE,
-# and MLflow installed by services/mlflow.sh: `up` starts all four in the
-# background (`prefetch`) and does not wait for them or fail without them.
+# and MLflow installed by services/mlflow.sh: `prefetch` (which `make test`
+# runs first) starts all four in the background; `up` leaves them be, so
+# `make demo` on a fresh machine shares its two cores with no build.
 # InfluxDB 2.7.12 (`make test-influx27`'s tests run their own) takes about 6.5
 # minutes to build the first time, so only what needs it builds it, into
 # $INFLUX27_CACHE.
@@ -320,7 +321,6 @@ prefetch() {
 }
 
 up() {
-  prefetch
   kafka_up & k=$!
   influx_up
   wait $k
