@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: help install up prefetch down status test test-influx27 lint format typecheck unit integration demo bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 install: $(STAMP) ## create .venv/ with enginewatch installed editable, with the dev tools
 
