@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -38,6 +35,7 @@ import orjson
 
 from alerts.labels import fingerprint
 from alerts.payloads import Notice, alertmanager_alerts, webhook_message
+from enginewatch.core.retry import Backoff, parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -52,26 +50,8 @@ WARN_EVERY = 10
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """How long to wait before trying a receiver again: doubling from
-    `initial` up to `cap`, each wait drawn between half and all of that bound
-    (receivers that failed together are not tried together again); a
-    Retry-After honoured, but never below `initial` nor above `max_retry_after`."""
-
-    initial: float = 0.5
-    cap: float = 10.0
-    max_retry_after: float = 60.0
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after failed attempt number `attempt` (from 1)."""
-        if retry_after is not None:
-            return min(max(retry_after, self.initial), self.max_retry_after)
-        bound = min(self.cap, self.initial * 2.0 ** min(attempt - 1, 62))
-        return bound / 2 + random.random() * bound / 2
-
-
-BACKOFF = Backoff()
+# Receivers are near and few: retried sooner than InfluxDB, at most every 10 s.
+BACKOFF = Backoff(initial=0.5, cap=10.0, max_retry_after=60.0)
 
 
 @dataclass(slots=True)
@@ -226,7 +206,7 @@ class Receiver:
         headers = {"Content-Type": "application/json"}
         async with self._session.post(self.endpoint, data=body, headers=headers) as response:
             text = await response.text(errors="replace")
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return response.status, text, retry_after
 
 
@@ -245,22 +225,6 @@ def receivers(
 
 class _Failed(Exception):
     pass
-
-
-def _retry_after(header: str | None) -> float | None:
-    """Retry-After's delay in seconds (its HTTP-date form: when it is, from now)."""
-    if header is None:
-        return None
-    text = header.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _without_credentials(url: str) -> str:

@@ -4,7 +4,7 @@ Requests of at most `max_points` lines are written one at a time and in
 order, while the next one is prepared (decoding and encoding overlap with
 InfluxDB's work on the request in flight). For each request:
 
-- Unavailable: wait (archiver/retry.py) and send the same body again, for as
+- Unavailable: wait (enginewatch/core/retry.py) and send the same body again, for as
   long as it takes. The caller has not acknowledged the batch's messages, so
   consumption waits and Kafka keeps everything: lag grows, nothing is dropped;
 - TooLarge or Rejected: split the request in halves and write each; a single
@@ -26,9 +26,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from archiver.batch import Record, Reject, Request, Requests
-from archiver.retry import Backoff
 from archiver.sink import Rejected, Sink, TooLarge, Unavailable, describe
 from archiver.transcode import Transcoder
+from enginewatch.core.retry import Backoff
 from enginewatch.core.selfmetrics import SinkStats
 
 logger = logging.getLogger(__name__)

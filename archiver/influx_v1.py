@@ -13,7 +13,6 @@ from typing import Any
 import aiohttp
 import orjson
 
-from archiver.retry import RETRY_AFTER_MAX, cap_retry_after, parse_retry_after
 from archiver.sink import (
     CONNECTION_ERRORS,
     USER_AGENT,
@@ -24,6 +23,7 @@ from archiver.sink import (
     unreachable,
 )
 from enginewatch.core.redact import mask_url
+from enginewatch.core.retry import RETRY_AFTER_MAX, cap_retry_after, parse_retry_after
 from enginewatch.core.settings import InfluxConfig
 from enginewatch.core.tls import verifying_context
 

@@ -17,7 +17,6 @@ from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 from influxdb_client.service.write_service import WriteService
 
-from archiver.retry import RETRY_AFTER_MAX, cap_retry_after, parse_retry_after
 from archiver.sink import (
     CONNECTION_ERRORS,
     Refused,
@@ -29,6 +28,7 @@ from archiver.sink import (
     unreachable,
 )
 from enginewatch.core.redact import mask_url, mask_urls
+from enginewatch.core.retry import RETRY_AFTER_MAX, cap_retry_after, parse_retry_after
 from enginewatch.core.settings import InfluxConfig
 
 # 2.x OSS requires an organization; 1.8 and Cloud ignore it ("-" by convention).

@@ -43,7 +43,6 @@ import aiohttp
 import orjson
 
 from archiver.mlflowmetrics import LineParseError, Metric, batches, metrics_by_model
-from archiver.retry import RETRY_AFTER_MAX, Backoff, cap_retry_after, parse_retry_after
 from archiver.sink import (
     CONNECTION_ERRORS,
     USER_AGENT,
@@ -56,6 +55,7 @@ from archiver.sink import (
     describe,
 )
 from enginewatch.core.redact import mask_url, mask_urls
+from enginewatch.core.retry import RETRY_AFTER_MAX, Backoff, cap_retry_after, parse_retry_after
 from enginewatch.core.settings import MlflowConfig
 from enginewatch.core.tls import certificate_problem, verifying_context
 

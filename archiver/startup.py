@@ -19,7 +19,6 @@ import aiohttp
 
 from archiver.influx_v1 import InfluxV1Sink
 from archiver.influx_v2 import InfluxV2Sink
-from archiver.retry import RETRY_AFTER_MAX, Backoff
 from archiver.sink import (
     CONNECTION_ERRORS,
     USER_AGENT,
@@ -29,6 +28,7 @@ from archiver.sink import (
     unreachable,
 )
 from enginewatch.core.redact import mask_url
+from enginewatch.core.retry import RETRY_AFTER_MAX, Backoff
 from enginewatch.core.settings import InfluxConfig
 from enginewatch.core.tls import verifying_context
 

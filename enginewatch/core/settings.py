@@ -325,7 +325,7 @@ class RetryConfig(Section):
     """How long the archiver honours a server's Retry-After."""
 
     # Seconds; a longer Retry-After (a date far ahead, a misconfigured proxy)
-    # is cut to this, and the cut is logged (archiver/retry.py).
+    # is cut to this, and the cut is logged (enginewatch/core/retry.py).
     retry_after_max: float = Field(default=60.0, gt=0)
 
 

@@ -30,7 +30,6 @@ from archiver.batch import Record, Reject
 from archiver.delivery import BatchReport, Delivery
 from archiver.influx_v2 import InfluxV2Sink
 from archiver.lineprotocol import encode_point
-from archiver.retry import Backoff
 from archiver.sink import (
     ConfigurationError,
     Refused,
@@ -42,6 +41,7 @@ from archiver.sink import (
 from archiver.startup import prepare
 from enginewatch.core.influxql import InfluxQLClient
 from enginewatch.core.points import Origin, Point, encode_archive
+from enginewatch.core.retry import Backoff
 from enginewatch.core.settings import InfluxConfig
 from tests.support.influxd import PrivateInfluxd, influxd18_binary
 from tests.support.influxd2 import PrivateInfluxd2, influxd27_binary

@@ -15,10 +15,10 @@ import pytest
 from archiver.batch import Record, Reject
 from archiver.delivery import BatchReport, Delivery
 from archiver.lineprotocol import encode_point
-from archiver.retry import Backoff
 from archiver.sink import Rejected, SinkError, TooLarge, Unavailable
 from archiver.transcode import Transcoder
 from enginewatch.core.points import Origin, Point, encode_archive
+from enginewatch.core.retry import Backoff
 
 Refusal = Callable[[list[str]], SinkError | None]
 

@@ -22,10 +22,10 @@ from archiver.batch import Record, Reject
 from archiver.delivery import BatchReport, Delivery
 from archiver.influx_v2 import InfluxV2Sink
 from archiver.lineprotocol import encode_point
-from archiver.retry import Backoff
 from archiver.sink import Unavailable
 from archiver.startup import prepare
 from enginewatch.core.points import Origin, Point, encode_archive
+from enginewatch.core.retry import Backoff
 from enginewatch.core.settings import InfluxConfig
 from tests.support.influx2 import Answer, FakeInfluxV2, Request
 

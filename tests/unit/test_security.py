@@ -17,12 +17,12 @@ from pydantic import SecretStr
 from agents.resolve.sources import SourceError, fetch_composer
 from archiver.influx_v1 import InfluxV1Sink
 from archiver.influx_v2 import InfluxV2Sink
-from archiver.retry import RETRY_AFTER_MAX, Backoff, cap_retry_after
 from archiver.sink import Refused, Unavailable, unreachable
 from enginewatch.core.faustapp import create_faust_app, faust_credentials
 from enginewatch.core.kafka import KafkaUnreachable, ToolError, check_connection, describe
 from enginewatch.core.kafkasecurity import PLAINTEXT, KafkaSecurity, client_options
 from enginewatch.core.redact import mask_url, mask_urls
+from enginewatch.core.retry import RETRY_AFTER_MAX, Backoff, cap_retry_after
 from enginewatch.core.settings import KafkaConfig, SettingsError, load_settings
 from enginewatch.core.tls import certificate_problem
 from tests.support.influx2 import Answer, FakeInfluxV2
@@ -191,7 +191,7 @@ def test_faust_gets_the_same_credentials_acks_all_and_the_replication_factor(
 def test_a_retry_after_beyond_the_setting_is_capped_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="archiver.retry"):
+    with caplog.at_level(logging.WARNING, logger="enginewatch.core.retry"):
         assert cap_retry_after(3600.0, 60.0) == 60.0
         assert cap_retry_after(60.0, 60.0) == 60.0
         assert cap_retry_after(None, 60.0) is None
@@ -221,7 +221,7 @@ def test_the_v2_sink_caps_retry_after_at_the_setting(caplog: pytest.LogCaptureFi
                 await sink.close()
             raise AssertionError("a 429 must be Unavailable")
 
-        with caplog.at_level(logging.WARNING, logger="archiver.retry"):
+        with caplog.at_level(logging.WARNING, logger="enginewatch.core.retry"):
             failure = asyncio.run(write())
     assert failure.retry_after == 45.0
     assert "Retry-After of 3600 s capped at 45 s" in caplog.messages

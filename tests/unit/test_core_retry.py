@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from archiver.retry import Backoff, parse_retry_after
+from enginewatch.core.retry import Backoff, parse_retry_after
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
@@ -39,7 +39,7 @@ def test_a_retry_after_far_in_the_future_is_capped_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     backoff = Backoff(max_retry_after=300.0)
-    with caplog.at_level(logging.WARNING, logger="archiver.retry"):
+    with caplog.at_level(logging.WARNING, logger="enginewatch.core.retry"):
         assert backoff.delay(1, retry_after=86_400.0 * 365) == 300.0
         assert backoff.delay(1, retry_after=300.0) == 300.0
     assert [r.getMessage() for r in caplog.records] == ["Retry-After of 31536000 s capped at 300 s"]

@@ -1,13 +1,14 @@
-"""How long to wait before writing again: capped exponential backoff with jitter.
+"""How long to wait before writing again: capped exponential backoff with jitter,
+for the archiver's sinks and the alerts' receivers.
 
 A server's Retry-After (429, 503) is honoured, but never below `initial`, so a
-`Retry-After: 0` cannot turn the archiver into a busy loop, and never above
+`Retry-After: 0` cannot turn a worker into a busy loop, and never above
 ENGINEWATCH_RETRY_AFTER_MAX (the sinks apply it as they read the header,
 `cap_retry_after`; a `Backoff` may have a `max_retry_after` of its own), so a
 date far in the future (a misconfigured proxy) cannot stall the archiver for as
 long as it says; the cap is logged each time it applies. Otherwise the wait
 doubles from `initial` up to `cap`, and each wait is drawn between half and
-all of that bound, so archivers that failed together do not retry together.
+all of that bound, so workers that failed together do not retry together.
 """
 
 from __future__ import annotations
