@@ -18,9 +18,10 @@ import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -33,6 +34,16 @@ from pydantic import (
 from enginewatch.core.redact import mask_urls
 
 ENV_PREFIX = "ENGINEWATCH_"
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    return path
+
+
+# A setting that names a file which must be there (a CA, a certificate, a rules file).
+ExistingFile = Annotated[Path, AfterValidator(_existing)]
 
 
 class SettingsError(ValueError):
@@ -48,6 +59,13 @@ class Section(BaseModel):
     @classmethod
     def variable(cls, field: str) -> str:
         return f"{ENV_PREFIX}{cls.env_prefix}{field}".upper()
+
+    def _cafile_needs_https(self, cafile: str = "ssl_cafile", url: str = "url") -> None:
+        """A CA file for a server reached without TLS is a mistake: say so."""
+        if getattr(self, cafile) is not None and not str(getattr(self, url)).startswith("https://"):
+            raise ValueError(
+                f"{self.variable(cafile)} is set but {self.variable(url)} is not https://"
+            )
 
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -69,18 +87,11 @@ class KafkaConfig(Section):
     kafka_sasl_username: str = ""
     kafka_sasl_password: SecretStr = SecretStr("")
     # The CAs the broker's certificate is checked against; unset, the system's.
-    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_cafile: ExistingFile | None = None
     # A client certificate (PEM) and its key, for brokers that ask for one.
-    kafka_ssl_certfile: Path | None = None
-    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_certfile: ExistingFile | None = None
+    kafka_ssl_keyfile: ExistingFile | None = None
     kafka_ssl_key_password: SecretStr = SecretStr("")
-
-    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
-    @classmethod
-    def _file_exists(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        return path
 
     @model_validator(mode="after")
     def _security_is_whole(self) -> KafkaConfig:
@@ -126,7 +137,7 @@ class TopicsConfig(Section):
 class ResolveConfig(Section):
     """Where the agents learn each engine's model name."""
 
-    engine_map: Path | None = None
+    engine_map: ExistingFile | None = None
     composer_url: str | None = None
     composer_workflows: str = ""
     connect_url: str | None = None
@@ -134,16 +145,9 @@ class ResolveConfig(Section):
     resolve_timeout: float = Field(default=5.0, gt=0)
     # The CAs an https:// Composer's or Connect's certificate is checked
     # against; unset, requests' default bundle. Verification is never off.
-    resolve_ssl_cafile: Path | None = None
+    resolve_ssl_cafile: ExistingFile | None = None
     # Sent to both as `Authorization: Bearer ...`; empty, no header.
     resolve_token: SecretStr = SecretStr("")
-
-    @field_validator("engine_map", "resolve_ssl_cafile")
-    @classmethod
-    def _file_exists(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        return path
 
     @model_validator(mode="after")
     def _tls_settings_are_used(self) -> ResolveConfig:
@@ -224,21 +228,11 @@ class InfluxConfig(Section):
     # compressing costs the archiver about a third more CPU per point (docs/benchmarks.md).
     gzip: bool = False
     # The CAs an https:// server's certificate is checked against; unset, the system's.
-    ssl_cafile: Path | None = None
-
-    @field_validator("ssl_cafile")
-    @classmethod
-    def _cafile_exists(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        return path
+    ssl_cafile: ExistingFile | None = None
 
     @model_validator(mode="after")
-    def _cafile_needs_https(self) -> InfluxConfig:
-        if self.ssl_cafile is not None and not self.url.startswith("https://"):
-            raise ValueError(
-                f"{self.variable('ssl_cafile')} is set but {self.variable('url')} is not https://"
-            )
+    def _tls_is_whole(self) -> InfluxConfig:
+        self._cafile_needs_https()
         return self
 
     @property
@@ -270,14 +264,7 @@ class MlflowConfig(Section):
     password: SecretStr = SecretStr("")
     timeout: float = Field(default=10.0, gt=0)
     # The CAs an https:// server's certificate is checked against; unset, the system's.
-    ssl_cafile: Path | None = None
-
-    @field_validator("ssl_cafile")
-    @classmethod
-    def _cafile_exists(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        return path
+    ssl_cafile: ExistingFile | None = None
 
     @field_validator("experiment")
     @classmethod
@@ -305,10 +292,7 @@ class MlflowConfig(Section):
             raise ValueError(
                 f"{self.variable('username')} and {self.variable('password')} go together"
             )
-        if self.ssl_cafile is not None and not self.url.startswith("https://"):
-            raise ValueError(
-                f"{self.variable('ssl_cafile')} is set but {self.variable('url')} is not https://"
-            )
+        self._cafile_needs_https()
         return self
 
     @staticmethod
@@ -346,7 +330,7 @@ class AlertsConfig(Section):
     delivered (`enginewatch alerts deliver`), and how often reminded."""
 
     # ENGINEWATCH_ALERT_RULES: the YAML rules file; `enginewatch alerts` needs it.
-    alert_rules: Path | None = None
+    alert_rules: ExistingFile | None = None
     alerts_topic: str = Field(default="alerts", min_length=1)
     # Seconds of wall clock without any archive message on a partition after
     # which its event-time clock follows the wall clock (alerts/README.md).
@@ -362,13 +346,6 @@ class AlertsConfig(Section):
     # Seconds between reminders of a still-firing alert to the webhooks
     # (Alertmanager's repeat_interval default).
     alerts_repeat: float = Field(default=14400.0, gt=0)
-
-    @field_validator("alert_rules")
-    @classmethod
-    def _rules_exist(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        return path
 
     @field_validator("alertmanager_url", "alert_webhooks")
     @classmethod
@@ -399,14 +376,7 @@ class MonitorsConfig(Section):
     """The monitors worker: its monitors file."""
 
     # ENGINEWATCH_MONITORS: the YAML monitors file; `enginewatch monitors` needs it.
-    monitors: Path | None = None
-
-    @field_validator("monitors")
-    @classmethod
-    def _monitors_exist(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        return path
+    monitors: ExistingFile | None = None
 
 
 class SelfConfig(Section):
