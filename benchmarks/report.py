@@ -95,6 +95,41 @@ BASELINE = (
     "pipeline.recording_span",
     "pipeline.baseline_stamped_span",
 )
+TELEGRAF = (
+    "pipeline.enginewatch",
+    "pipeline.enginewatch_cpu",
+    "pipeline.enginewatch_services_cpu",
+    "pipeline.telegraf",
+    "pipeline.telegraf_cpu",
+    "pipeline.telegraf_services_cpu",
+    "pipeline.telegraf_ratio",
+)
+
+# The correctness table's columns (results["correctness"]["columns"]) and rows.
+CORRECTNESS_COLUMNS = (
+    ("enginewatch", "enginewatch"),
+    ("telegraf", "Telegraf, `telegraf.conf`"),
+    ("telegraf_generic", "Telegraf, `telegraf-generic.conf`"),
+)
+CORRECTNESS_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("points sent to InfluxDB", ("points_sent",)),
+    ("points InfluxDB accepted", ("points_written",)),
+    ("points lost: InfluxDB refused their write, a field's type had changed", ("points_lost",)),
+    ("points stored (a later point of the same series and time replaces one)", ("points_stored",)),
+    ("points with a rate (`rps`, `*_rps`, `*_per_second`)", ("rate_points",)),
+    ("points with a model name", ("model_points",)),
+    ("{lists} sensor-report lists: stored as their amount (sum, count or mean)", ("lists_amount",)),
+    ("... stored as their last element only", ("lists_last_element",)),
+    ("... not stored, or as something else", ("lists_other",)),
+    ("{invalid} invalid lines: dead letters, each with its reason", ("dead_letters",)),
+    ("messages refused, logged and dropped", ("messages_dropped",)),
+    ("invalid lines stored as points all the same", ("invalid_stored",)),
+    ("values the parser could not convert (logged, dropped)", ("conversion_errors",)),
+    (
+        "writes refused for a field's type: whole / in part",
+        ("writes_refused_whole", "writes_refused_in_part"),
+    ),
+)
 
 # Development measurements of the agents change, one factor at a time (same
 # machine, 80 000 reports, one worker, input keyed by engine): CPU per report.
@@ -122,6 +157,7 @@ def render(results: dict[str, Any]) -> str:
         _baseline(figures),
         _memory(results["memory"]),
         _monitors(figures),
+        _telegraf(figures, results["correctness"], results["versions"].get("telegraf", "")),
         _method(results),
     ]
     return "\n".join(sections)
@@ -164,6 +200,7 @@ def _headline(figures: dict[str, dict[str, Any]]) -> str:
         )
     for key, label in (
         ("pipeline.ratio", "enginewatch / tutorial-style baseline, reports/s into InfluxDB"),
+        ("pipeline.telegraf_ratio", "enginewatch / Telegraf, messages/s into InfluxDB"),
         ("agents.speedup", "agents now / agents before the change, reports/s"),
         ("scaling.ratio", "two agents workers / one, reports/s"),
         ("encoder.ratio", "our line-protocol encoder / influxdb-client's Point"),
@@ -459,6 +496,103 @@ intake reads it and sends its observation on the worker's own topic (one
 message per batch and monitor), which the evaluation reads; per record the
 profile updates ten sketches where the join matches one pair.
 """
+
+
+def _telegraf(figures: dict[str, dict[str, Any]], table: dict[str, Any], version: str) -> str:
+    given = table["input"]
+    kinds = ", ".join(f"{kind} ({n})" for kind, n in given["invalid_kinds"].items())
+    head = " | ".join(title for _, title in CORRECTNESS_COLUMNS)
+    rows = []
+    for label, keys in CORRECTNESS_ROWS:
+        text = label.format(lists=f"{given['sensor_lists']:,}", invalid=given["invalid_lines"])
+        cells = [
+            " / ".join(_count(table["columns"][column][key]) for key in keys)
+            for column, _ in CORRECTNESS_COLUMNS
+        ]
+        rows.append(f"| {text} | " + " | ".join(cells) + " |")
+    return f"""## 9. Telegraf side by side
+
+{_table(figures, TELEGRAF)}
+The same recording as section 6 (notifications of every type) through
+Telegraf {version} (`inputs.kafka_consumer` with the `json_v2` parser,
+`outputs.influxdb`), a real process built by `services/local.sh telegraf`,
+into the same InfluxDB. Its configuration is committed:
+`benchmarks/telegraf.conf`, configured as well as Telegraf's documentation
+allows for this input (the comments there say why each setting): the
+measurement from `type`, the engine's own `timestamp` to the nanosecond,
+`src` and `tap` and the other dimensions as tags, every field named and
+forced to the type enginewatch's contract gives it, batches of 5 000 metrics
+(InfluxDB's advice) with up to 10 000 messages in flight, and the broker's
+protocol version. As for the baseline, the recording is produced first and
+Telegraf started on it; points are counted from InfluxDB's write statistics.
+How many points Telegraf makes of a recording is not known beforehand, so a
+run ends once its consumer group has committed every message (Telegraf
+commits a message only after its metrics were written) and the count then
+stood still for 3 s. Its rate is the steady part's points per second divided
+by the points it made per message; enginewatch's is the figure of section 6,
+from the same run.
+
+{_pace(figures["pipeline.telegraf_ratio"]["median"])} What each makes of the
+same input:
+
+| {given["messages"]:,} messages in, {given["invalid_lines"]} of them invalid | {head} |
+|---|---|---|---|
+{chr(10).join(rows)}
+
+The same recording with {given["invalid_lines"]} invalid lines put in
+(`benchmarks/invalid.py`, the kinds taking turns: {kinds}), through each
+pipeline into a database of its own, once per benchmark. enginewatch's
+column is its real agents and archiver (checked against the exact
+expectation of the agents' pure pipeline); Telegraf's are read back from
+InfluxDB and from its own log (`[inputs.kafka_consumer] Error in plugin`
+for a refused message, `[parsers.json_v2] unable to convert` for a value,
+`field type conflict` for a write, the output's `Wrote batch of N metrics`
+for what it sent). The second Telegraf column is the configuration a user
+writes first (`benchmarks/telegraf-generic.conf`: every key of a message as
+a field of the type it has there).
+
+- **Rates** need state per engine and tap: a report's amount over its
+  `delta_time`, with the amounts of reports without one carried into the
+  next. json_v2 maps one message to metrics; nothing in its configuration
+  keeps anything between messages, so Telegraf writes `data` and
+  `delta_time` and leaves the division (without the carried amounts) to
+  every query.
+- **Model names**: messages name their engine by UUID; enginewatch resolves
+  it (a map file, Composer, Connect) and tags every point. Telegraf has the
+  model only where a message names it (output reports); a static
+  engine-to-model table in `processors.enum` (not in this build) would be a
+  copy of the fleet to keep up to date by hand.
+- **Lists**: json_v2 makes a metric per element of a list; they share their
+  series and time, so InfluxDB keeps the last, and a gauge's mean or a
+  count's sum is gone. A rejection list's length can be had (GJSON's `#`,
+  stored as `data_length`), its sum or mean cannot. Telegraf's documentation
+  itself advises the XPath parser for arrays; it is not measured here.
+- **Types**: without forced types, a field that is a number in one message
+  and a string in another (a rejected record's `amount`, a list of strings
+  against a number) makes InfluxDB refuse the later write: in part when the
+  field exists already, whole when it is new within the request, and
+  Telegraf does not retry either. Forcing types avoids the conflicts, and
+  turns the values that do not fit into conversion errors instead.
+- **Invalid input**: Telegraf logs and drops a message it cannot parse,
+  and writes one whose fields fit the forced types whatever they mean (a
+  numeric `state` becomes the string `3`); there is no dead-letter output to
+  send it to. enginewatch writes each to the dead-letter topic with its
+  reason and counts it (`enginewatch_dead_letters`).
+
+Telegraf's processors (Starlark, for one) could compute some of this in code
+of one's own: that is writing a pipeline, not configuring one, and is not
+measured here.
+"""
+
+
+def _pace(ratio: float) -> str:
+    if ratio < 1:
+        return f"Telegraf moved the messages {1 / ratio:.1f} times as fast as enginewatch."
+    return f"enginewatch moved the messages {ratio:.1f} times as fast as Telegraf."
+
+
+def _count(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
 
 
 def _method(results: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ class Scale:
     runs: int
     agents_messages: int  # sensor reports through the agents, per run
     pipeline_messages: int  # notifications of every type through the whole pipeline
+    invalid_lines: int  # put among them for the correctness table (benchmarks/invalid.py)
     latency_seconds: float
     latency_rate: float
     archive_copies: int  # the agents' points, this many times over, for the archiver
@@ -42,6 +43,7 @@ FULL = Scale(
     runs=3,
     agents_messages=50_000,
     pipeline_messages=60_000,
+    invalid_lines=500,
     latency_seconds=20.0,
     latency_rate=2000.0,
     archive_copies=10,
@@ -56,6 +58,7 @@ SMOKE = Scale(
     runs=1,
     agents_messages=1_500,
     pipeline_messages=1_000,
+    invalid_lines=28,
     latency_seconds=3.0,
     latency_rate=500.0,
     archive_copies=2,

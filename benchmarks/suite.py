@@ -12,11 +12,13 @@ from typing import Any
 from archiver.sink import GZIP_LEVEL
 from benchmarks import (
     archiving,
+    correctness,
     machine,
     monitoring,
     pipeline,
     profiling,
     state,
+    telegraf,
     throughput,
     workload,
 )
@@ -79,6 +81,13 @@ METRICS: dict[str, tuple[str, str]] = {
     "pipeline.ratio": ("ratio", "enginewatch / baseline"),
     "pipeline.recording_span": ("s", "engine time the recording covers"),
     "pipeline.baseline_stamped_span": ("s", "time span the baseline stamped its points with"),
+    "pipeline.telegraf": (
+        "messages/s",
+        "Telegraf (kafka_consumer, json_v2, influxdb), same recording",
+    ),
+    "pipeline.telegraf_cpu": ("µs CPU/message", "its CPU time per message"),
+    "pipeline.telegraf_services_cpu": ("µs CPU/message", "Kafka's and InfluxDB's meanwhile"),
+    "pipeline.telegraf_ratio": ("ratio", "enginewatch / Telegraf, messages/s into InfluxDB"),
     "latency.p50": ("s", "produce -> queryable in InfluxDB, median"),
     "latency.p99": ("s", "produce -> queryable in InfluxDB, 99th percentile"),
     "latency.max": ("s", "produce -> queryable in InfluxDB, worst probe"),
@@ -130,8 +139,11 @@ def run(scale: Scale, workdir: Path) -> dict[str, Any]:
             engine_map,
         )
         sizes = state.state_per_engine(agents_expected, agents_input, kept["agents_app_id"])
+        log.info("correctness: enginewatch and Telegraf on the same input, invalid lines in it")
+        table = correctness.correctness(session, mixed, engine_map)
     finally:
         session.close()
+    about["versions"]["telegraf"] = telegraf.telegraf_version()
     return {
         **about,
         "scale": asdict(scale),
@@ -142,6 +154,7 @@ def run(scale: Scale, workdir: Path) -> dict[str, Any]:
             "pipeline_notifications": len(mixed),
             "pipeline_points": len(mixed_expected.points),
         },
+        "correctness": table,
         "figures": {key: _summary(key, [r[key] for r in runs]) for key in METRICS},
         "profile": asdict(profile),
         "memory": {
@@ -261,6 +274,11 @@ def one_run(
     out["pipeline.ratio"] = ours.rate / theirs.rate
     out["pipeline.recording_span"] = pipeline.recording_span(mixed)
     out["pipeline.baseline_stamped_span"] = stamped
+    step("telegraf")
+    tg = telegraf.telegraf_throughput(session, mixed)
+    out["pipeline.telegraf"], out["pipeline.telegraf_cpu"] = tg.rate, tg.cpu_us
+    out["pipeline.telegraf_services_cpu"] = tg.services_cpu_us
+    out["pipeline.telegraf_ratio"] = ours.rate / tg.rate
     return out
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.procs import ROOT
-from benchmarks.report import TARGETS
+from benchmarks.report import CORRECTNESS_COLUMNS, CORRECTNESS_ROWS, TARGETS
 from benchmarks.suite import METRICS
 
 
@@ -29,7 +29,13 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     assert results["scale"]["name"] == "smoke"
     for key in ("date", "commit", "machine", "versions", "workload", "profile", "memory"):
         assert results[key], key
-    assert set(results["versions"]) >= {"python", "faust-streaming", "kafka", "influxdb"}
+    assert set(results["versions"]) >= {
+        "python",
+        "faust-streaming",
+        "kafka",
+        "influxdb",
+        "telegraf",
+    }
 
     assert set(results["figures"]) == set(METRICS)
     for key, figure in results["figures"].items():
@@ -50,11 +56,27 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         "faust no-op consume",
         "monitors, profile",
         "monitors, join",
+        "telegraf",
+        "telegraf tuned",
+        "telegraf generic",
     ):
         assert memory["peak_rss_mib"][process] > 0, process
     assert memory["state_bytes_per_engine"]["carried_in_memory"] > 0
     assert results["profile"]["samples"] >= 0
     assert results["profile"]["events"] == results["scale"]["profile_messages"]
+
+    # The correctness table: every pipeline's column measured, every count a count.
+    table = results["correctness"]
+    assert table["input"]["messages"] > table["input"]["invalid_lines"] > 0
+    assert sum(table["input"]["invalid_kinds"].values()) == table["input"]["invalid_lines"]
+    assert table["input"]["sensor_lists"] > 0
+    assert set(table["columns"]) == {column for column, _ in CORRECTNESS_COLUMNS}
+    keys = {key for _, row in CORRECTNESS_ROWS for key in row}
+    for column, counts in table["columns"].items():
+        assert set(counts) >= keys, column
+        for key, value in counts.items():
+            assert value is None or (isinstance(value, int) and value >= 0), (column, key)
+        assert counts["points_sent"] > 0, column
 
     report = (tmp_path / "benchmarks.md").read_text(encoding="utf-8")
     for heading in (
@@ -67,6 +89,7 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         "## 6. Baseline",
         "## 7. Memory",
         "## 8. Monitors",
+        "## 9. Telegraf side by side",
     ):
         assert heading in report
     for _, _, _, label in TARGETS:
