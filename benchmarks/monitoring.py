@@ -5,8 +5,9 @@ each, records in time order), fed once it holds them (`start_and_settle`);
 the rate is read from outside, from the archive topic: each window's points
 say how many records it took in (a profile's `records`; the join's matched
 pairs, unmatched predictions, orphan and late truths), against the records'
-CreateTime. A last record far later closes every window before it, so the
-run is complete when exactly every record of the workload is counted.
+CreateTime. A last record per topic, far later and sent once the worker took
+all the others, closes every window before it, so the run is complete when
+exactly every record of the workload is counted.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from benchmarks.measure import Throughput, start_and_settle
 from benchmarks.rates import Sample, steady_window
 from benchmarks.session import Session, enginewatch
 from enginewatch.harness import kafka
+from monitors.app import observations_topic
 
 FIELDS = 10
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z: the records' own time
@@ -160,6 +162,24 @@ def join_throughput(session: Session, pairs: int) -> Throughput:
     return _run(session, "monitors, join", text, topics, join_workload(pairs), joined_records)
 
 
+def taken_all(app_id: str, workload: Workload, timeout: float) -> None:
+    """Wait until the worker's intake turned every record but each topic's last into
+    an observation (its internal topic; read, not its commits, which lag by seconds)."""
+    wanted = sum(len(values) - 1 for values in workload.records.values())
+    topic = observations_topic(app_id)
+    deadline = time.monotonic() + timeout
+    while True:
+        found = kafka.read_all(topic) if kafka.partitions(topic) else []
+        # Each observation names its record (topic, partition, offset): a
+        # redelivered one counts once.
+        seen = {tuple(o["o"]) for r in found for o in orjson.loads(r.value or b"[]")}
+        if len(seen) >= wanted:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{app_id}: {len(seen)} of {wanted} records observed in time")
+        time.sleep(0.05)
+
+
 def _run(
     session: Session,
     label: str,
@@ -182,16 +202,25 @@ def _run(
     workers = start_and_settle(session, label, [enginewatch("monitors", "-l", "info")], env, first)
     timeout = session.scale.timeout
 
-    async def feed() -> None:
-        await produce_side_by_side(
-            [(topics[role], values) for role, values in workload.records.items()]
-        )
+    def feed(last: bool) -> None:
+        """Every record but each topic's last, or only those last ones."""
+        chosen = [
+            (topics[role], values[-1:] if last else values[:-1])
+            for role, values in workload.records.items()
+        ]
+        asyncio.run(produce_side_by_side(chosen))
 
     try:
         with CpuSampler([w.pid for w in workers]) as cpu:
             feeding = time.time()
-            asyncio.run(feed())
+            feed(last=False)
             produced = time.time()
+            # The last records, far later, close every window: sent before the
+            # worker took all the others, one topic's would move event time past
+            # the windows the other topic's records still belong to (they would
+            # be late and counted in no window that closes).
+            taken_all(app_id, workload, timeout)
+            feed(last=True)
             samples = [
                 Sample(feeding, 0),
                 *asyncio.run(kafkaio.collect_output(archive, workload.counted, weight, timeout)),
