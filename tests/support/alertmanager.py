@@ -10,7 +10,6 @@ delivery worker's own webhook payloads have), to one webhook at once
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import orjson
 import requests
 
 from enginewatch.harness.processes import Process
-from tests.support.services import ROOT
+from tests.support.services import built
 from tests.support.webhooks import free_port
 
 BUILD_TIMEOUT = 900.0  # a first build on a fresh machine downloads Alertmanager's modules
@@ -44,16 +43,7 @@ receivers:
 
 def alertmanager_binary() -> Path:
     """The binary, built first when missing (the same script `make up` runs)."""
-    done = subprocess.run(
-        [str(ROOT / "services" / "local.sh"), "alertmanager"],
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"services/local.sh alertmanager failed:\n{done.stderr}")
-    return Path(done.stdout.strip().splitlines()[-1])
+    return built("local.sh", "alertmanager", timeout=BUILD_TIMEOUT)
 
 
 class PrivateAlertmanager:

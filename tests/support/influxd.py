@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 from pathlib import Path
 
 from enginewatch.core.influxql import InfluxQueryError
 from enginewatch.harness import influx
 from enginewatch.harness.processes import Process
-from tests.support.services import ROOT
+from tests.support.services import ROOT, built
 from tests.support.tls import ServerCertificates
 
 TEMPLATE = ROOT / "services" / "influxdb" / "influxdb.conf"
@@ -26,16 +25,7 @@ SHARED_RPC = "127.0.0.1:8088"
 
 def influxd18_binary() -> str:
     """InfluxDB 1.8.10's influxd, built once into the cache by services/local.sh."""
-    done = subprocess.run(
-        [str(ROOT / "services" / "local.sh"), "influxdb18"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"services/local.sh influxdb18 failed:\n{done.stderr}")
-    return done.stdout.strip().splitlines()[-1]
+    return str(built("local.sh", "influxdb18", timeout=900))
 
 
 def free_port() -> int:

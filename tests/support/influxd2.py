@@ -12,7 +12,6 @@ Grafana (read one bucket).
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +22,7 @@ from enginewatch.core.influxql import InfluxQueryError
 from enginewatch.harness import influx
 from enginewatch.harness.processes import Process
 from tests.support.influxd import free_port
-from tests.support.services import ROOT
+from tests.support.services import built
 
 # As compose/docker-compose.yml defaults them (INFLUXDB_RETENTION: 30d).
 ORG = BUCKET = "enginewatch"
@@ -39,16 +38,7 @@ Action = Literal["read", "write"]
 def influxd27_binary() -> str:
     """InfluxDB 2.7.12's influxd, built once into the cache by services/local.sh
     (several minutes the first time, so the timeout is generous)."""
-    done = subprocess.run(
-        [str(ROOT / "services" / "local.sh"), "influxdb27"],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"services/local.sh influxdb27 failed:\n{done.stderr}")
-    return done.stdout.strip().splitlines()[-1]
+    return str(built("local.sh", "influxdb27", timeout=1800))
 
 
 @dataclass(frozen=True)

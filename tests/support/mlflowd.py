@@ -25,7 +25,7 @@ from typing import Any
 import requests
 
 from enginewatch.harness.processes import Process
-from tests.support.services import ROOT
+from tests.support.services import built
 from tests.support.webhooks import free_port
 
 # A first install on a fresh machine downloads MLflow and its dependencies.
@@ -44,16 +44,7 @@ authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 
 def mlflow_binary() -> Path:
     """The `mlflow` executable, installed first when missing (services/mlflow.sh)."""
-    done = subprocess.run(
-        ["bash", str(ROOT / "services" / "mlflow.sh")],
-        capture_output=True,
-        text=True,
-        timeout=INSTALL_TIMEOUT,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"services/mlflow.sh failed:\n{done.stderr}")
-    return Path(done.stdout.strip().splitlines()[-1])
+    return built("mlflow.sh", timeout=INSTALL_TIMEOUT)
 
 
 class PrivateMlflow:

@@ -45,3 +45,19 @@ def base_env(app_id: str, **settings: str) -> dict[str, str]:
             **settings,
         }
     )
+
+
+def built(script: str, *args: str, timeout: float) -> Path:
+    """A server only tests run, built or installed once into the cache by the
+    project's own script (`services/local.sh influxdb18`, `services/mlflow.sh`):
+    the path the script prints."""
+    done = subprocess.run(
+        ["bash", str(ROOT / "services" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"services/{' '.join([script, *args])} failed:\n{done.stderr}")
+    return Path(done.stdout.strip().splitlines()[-1])
