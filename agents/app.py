@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import faust
 
@@ -38,8 +38,14 @@ from agents.resolve.resolver import Resolver
 from agents.silence import Silence
 from agents.stages import StageOutput
 from agents.state import CARRIED_TABLE, Expiry
+from enginewatch.core.bulk import Batch, FetchedRecord
 from enginewatch.core.deadletters import dead_letter
-from enginewatch.core.faust_private import acknowledge, make_current, take_unacked_batches
+from enginewatch.core.faust_private import (
+    acknowledge_batch,
+    make_record_current,
+    read_in_bulk,
+    take_bulk_batches,
+)
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
 from enginewatch.core.observe import watch_self
 from enginewatch.core.points import Origin, Point, encode_archive
@@ -57,7 +63,7 @@ ROUTE, DERIVE = "route-by-engine", "derive"
 # A batch is what arrived within BATCH_SECONDS, at most BATCH_EVENTS events: a
 # full batch under load, a short wait when the stream is quiet.
 BATCH_EVENTS = 1000
-BATCH_SECONDS = 0.05
+BATCH_SECONDS = 0.01
 # How often one table partition is swept, at most, for states not written for the TTL.
 SWEEP_SECONDS = 60.0
 # How often an idle input moves the silence clocks on (agents/silence.py).
@@ -99,24 +105,25 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
         await app.crash(exc)
 
     async def route(stream: faust.StreamT[bytes]) -> None:
-        async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
+        async for batch in take_bulk_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
             started = time.monotonic()
             try:
                 with activity.working():
-                    output = stages.route_by_engine([_input(e) for e in events], unknown)
+                    output = stages.route_by_engine([_input(r) for r in batch.records], unknown)
                     await deliver(by_engine.get_topic_name(), output)
             except Exception as exc:
                 return await give_up(ROUTE, exc)
-            await acknowledge(stream, events)
-            times.record(ROUTE, len(events), time.monotonic() - started, _reasons(output))
+            await acknowledge_batch(stream, batch)
+            times.record(ROUTE, len(batch), time.monotonic() - started, _reasons(output))
 
     async def derive(stream: faust.StreamT[bytes]) -> None:
         model_for = resolver.model_for
-        async for events in take_unacked_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
+        async for batch in take_bulk_batches(stream, BATCH_EVENTS, BATCH_SECONDS):
             started = time.monotonic()
+            records = batch.records
             try:
-                batch = [_input(event) for event in events]
-                output = stages.derive_archive(batch, model_for, states, unknown, tutorial)
+                inputs = [_input(record) for record in records]
+                output = stages.derive_archive(inputs, model_for, states, unknown, tutorial)
                 if watch.silent_after > 0:
                     output.messages.extend(_silence_messages(silence.heard(output.heard)))
                 with activity.working():
@@ -125,29 +132,31 @@ def create_agents_app(settings: Settings, resolver: Resolver) -> faust.App:
                 # each goes to the changelog partition of a record of its engine.
                 written = time.time()
                 for engine, (index, state) in output.states.items():
-                    make_current(events[index])
-                    states[engine] = state.to_table(events[index].message.partition, written)
-                expire_silent_engines(events)
+                    make_record_current(records[index])
+                    states[engine] = state.to_table(records[index].partition, written)
+                expire_silent_engines(batch)
             except Exception as exc:
                 return await give_up(DERIVE, exc)
-            await acknowledge(stream, events)
-            times.record(DERIVE, len(events), time.monotonic() - started, _reasons(output))
+            await acknowledge_batch(stream, batch)
+            times.record(DERIVE, len(batch), time.monotonic() - started, _reasons(output))
 
     # A short TTL (a test's) is swept more often than every SWEEP_SECONDS.
     expiry = Expiry(settings.state.ttl, min(SWEEP_SECONDS, settings.state.ttl / 2))
 
-    def expire_silent_engines(events: Sequence[faust.EventT[bytes]]) -> None:
+    def expire_silent_engines(batch: Batch) -> None:
         """Delete the states not written for the TTL: a tombstone each in the changelog."""
-        by_partition = {event.message.partition: event for event in events}
+        by_partition = {record.partition: record for record in batch.records}
         for partition, engines in expiry.sweep(by_partition, states.items).items():
-            make_current(by_partition[partition])
+            make_record_current(by_partition[partition])
             for engine in engines:
                 del states[engine]
             logger.info("dropped the state of %d engine(s) silent for the TTL", len(engines))
 
+    read_in_bulk(app, input_topic)
     if topics.input_keyed_by_engine:
         app.agent(input_topic, name=DERIVE)(derive)
     else:
+        read_in_bulk(app, by_engine)
         app.agent(input_topic, name=ROUTE)(route)
         app.agent(by_engine, name=DERIVE)(derive)
 
@@ -214,7 +223,7 @@ def _reasons(output: StageOutput) -> list[str]:
     return [reject.reason for reject in output.rejects]
 
 
-def _input(event: faust.EventT[bytes]) -> Input:
-    message = event.message
-    origin = Origin(message.topic, message.partition, message.offset)
-    return Input(origin, event.key, event.value, event.headers)
+def _input(record: FetchedRecord) -> Input:
+    origin = Origin(record.topic, record.partition, record.offset)
+    headers = record.headers
+    return Input(origin, record.key, record.value, dict(headers) if headers else None)

@@ -20,8 +20,9 @@ import faust
 from archiver.batch import Record, Reject
 from archiver.delivery import Delivery
 from archiver.sink import Sink
+from enginewatch.core.bulk import FetchedRecord
 from enginewatch.core.deadletters import dead_letter
-from enginewatch.core.faust_private import acknowledge, take_unacked_batches
+from enginewatch.core.faust_private import acknowledge_batch, read_in_bulk, take_bulk_batches
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
 from enginewatch.core.observe import watch_self
 from enginewatch.core.points import Origin
@@ -61,12 +62,12 @@ def create_archiver_app(
     async def deliver(stream: faust.StreamT[bytes]) -> None:
         sink = sink_factory()
         delivery = Delivery(sink, send_dead_letter, settings.batch.points, stats=stats)
-        batches = take_unacked_batches(stream, BATCH_MESSAGES, settings.batch.seconds)
+        batches = take_bulk_batches(stream, BATCH_MESSAGES, settings.batch.seconds)
         try:
-            async for events in batches:
+            async for batch in batches:
                 started = time.monotonic()
                 try:
-                    report = await delivery.deliver([_record(event) for event in events])
+                    report = await delivery.deliver([_record(record) for record in batch])
                 except Exception as exc:
                     times.error(AGENT)
                     # Outages are waited out inside deliver; what escapes it is
@@ -75,17 +76,18 @@ def create_archiver_app(
                     # and the batch is consumed again from the last commit.
                     logger.critical("a batch failed and is not acknowledged; stopping: %r", exc)
                     return await app.crash(exc)
-                await acknowledge(stream, events)
+                await acknowledge_batch(stream, batch)
                 times.record(
-                    AGENT, len(events), time.monotonic() - started, report.dead_letter_reasons
+                    AGENT, len(batch), time.monotonic() - started, report.dead_letter_reasons
                 )
         finally:
             await sink.close()
 
+    read_in_bulk(app, archive)
     app.agent(archive, name=AGENT)(deliver)
     return app
 
 
-def _record(event: faust.EventT[bytes]) -> Record:
-    message = event.message
-    return Record(event.key, event.value, Origin(message.topic, message.partition, message.offset))
+def _record(record: FetchedRecord) -> Record:
+    origin = Origin(record.topic, record.partition, record.offset)
+    return Record(record.key, record.value, origin)

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 
 import faust
 
-from enginewatch.core.faustapp import RAW_BYTES, create_faust_app, run_worker
+from enginewatch.core.faustapp import RAW_BYTES, create_faust_app, run_worker, use_uvloop
 from enginewatch.core.settings import Settings, load_settings
 
 MODES = ("consume", "forward")
@@ -47,6 +47,7 @@ def create_noop_app(settings: Settings, mode: str) -> faust.App:
 def main(argv: list[str]) -> None:
     if not argv or argv[0] not in MODES:
         sys.exit(f"usage: python -m benchmarks.noop_app {'|'.join(MODES)} [worker options]")
+    use_uvloop()  # as the enginewatch workers do (enginewatch/cli.py)
     app = create_noop_app(load_settings(), argv[0])
     run_worker(app, f"benchmarks.noop_app {argv[0]}", argv[1:])
 

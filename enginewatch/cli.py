@@ -132,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if getattr(args, "faust_worker", False):
+        from enginewatch.core.faustapp import use_uvloop
+
+        use_uvloop()  # before the command makes its app, and with it a loop
     try:
         code: int = module.run(args)
     except SettingsError as exc:

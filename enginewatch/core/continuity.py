@@ -19,7 +19,7 @@ transactions (whose markers take offsets) and not compacted, as enginewatch's ar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -92,3 +92,25 @@ class Continuity:
                 taken.generation,
                 following if expected is None else max(expected, following),
             )
+
+    def check_run(
+        self, topic: str, partition: int, offsets: Sequence[int], generation: int | None
+    ) -> None:
+        """`check` for inputs of one partition taken one after the other, in offset
+        order: the same verdict, with one look-up for the run."""
+        first, last = offsets[0], offsets[-1]
+        if last - first + 1 != len(offsets):
+            # A gap inside the run: the one-by-one check names it.
+            self.check(Taken(topic, partition, offset, generation) for offset in offsets)
+            return
+        expected = self.expected(topic, partition, generation)
+        if expected is not None and first > expected:
+            raise SkippedInputError(
+                f"{topic}/{partition}: offsets {expected} to {first - 1} never reached "
+                f"this worker, {first} did"
+            )
+        following = last + 1
+        self._next[(topic, partition)] = (
+            generation,
+            following if expected is None else max(expected, following),
+        )

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from enginewatch.core.faust_private import (
     commit_only_acknowledged_offsets,
     keep_skipped_messages_unacknowledged,
+    shorten_fetch_wait,
 )
 from enginewatch.core.kafka import (
     ToolError,
@@ -65,6 +66,7 @@ def create_faust_app(kafka: KafkaConfig, role: str, **overrides: Any) -> faust.A
     options.update(overrides)
     keep_skipped_messages_unacknowledged()
     commit_only_acknowledged_offsets()
+    shorten_fetch_wait()
     return faust.App(f"{kafka.app_id}-{role}", **options)
 
 
@@ -163,7 +165,16 @@ def accept_worker_options(parser: argparse.ArgumentParser) -> None:
         "Faust's worker options pass through, e.g. `-l info` or `--web-port 6067` "
         "(Faust's web server is off unless a port is given)."
     )
-    parser.set_defaults(accepts_extra=True)
+    parser.set_defaults(accepts_extra=True, faust_worker=True)
+
+
+def use_uvloop() -> None:
+    """Run the process's event loops on uvloop, on which Faust's many small
+    callbacks take less CPU per event than on asyncio's own loop
+    (docs/benchmarks.md). Call before anything makes a loop: Faust and mode keep
+    the first loop a thread makes (building an app makes one), so a policy set
+    later is ignored."""
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def run_worker(app: faust.App, prog: str, worker_args: Sequence[str]) -> NoReturn:
@@ -172,9 +183,6 @@ def run_worker(app: faust.App, prog: str, worker_args: Sequence[str]) -> NoRetur
     wants_web = any(arg in ("--with-web", "-p") or arg.startswith("--web-port") for arg in args)
     if not wants_web and "--without-web" not in args:
         args.append("--without-web")
-    # uvloop runs Faust's many small callbacks on about a fifth less CPU per event
-    # than asyncio's own loop (docs/benchmarks.md); set before Faust makes its loop.
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     sys.argv = [prog, "worker", *args]
     _tune_garbage_collector()
     app.main()
