@@ -11,6 +11,7 @@ and it is consumed again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ import faust
 from archiver.batch import Record, Reject
 from archiver.delivery import Delivery
 from archiver.sink import Sink
-from enginewatch.core.bulk import FetchedRecord
+from enginewatch.core.bulk import Batch, FetchedRecord
 from enginewatch.core.deadletters import dead_letter
 from enginewatch.core.faust_private import acknowledge_batch, read_in_bulk, take_bulk_batches
 from enginewatch.core.faustapp import RAW_BYTES, create_faust_app
@@ -62,25 +63,37 @@ def create_archiver_app(
     async def deliver(stream: faust.StreamT[bytes]) -> None:
         sink = sink_factory()
         delivery = Delivery(sink, send_dead_letter, settings.batch.points, stats=stats)
-        batches = take_bulk_batches(stream, BATCH_MESSAGES, settings.batch.seconds)
+
+        async def write(batch: Batch, before: asyncio.Future[None] | None) -> None:
+            started = time.monotonic()
+            report = await delivery.deliver([_record(record) for record in batch])
+            if before is not None:
+                await before  # batches are acknowledged in the order taken
+            await acknowledge_batch(stream, batch)
+            times.record(AGENT, len(batch), time.monotonic() - started, report.dead_letter_reasons)
+
+        # While one batch's last request is written, the next one is encoded: at
+        # most two batches in flight.
+        previous: asyncio.Future[None] | None = None
         try:
-            async for batch in batches:
-                started = time.monotonic()
-                try:
-                    report = await delivery.deliver([_record(record) for record in batch])
-                except Exception as exc:
-                    times.error(AGENT)
-                    # Outages are waited out inside deliver; what escapes it is
-                    # unexpected. Restarting the agent would read on past the
-                    # unacknowledged batch and never commit again: stop instead,
-                    # and the batch is consumed again from the last commit.
-                    logger.critical("a batch failed and is not acknowledged; stopping: %r", exc)
-                    return await app.crash(exc)
-                await acknowledge_batch(stream, batch)
-                times.record(
-                    AGENT, len(batch), time.monotonic() - started, report.dead_letter_reasons
-                )
+            async for batch in take_bulk_batches(stream, BATCH_MESSAGES, settings.batch.seconds):
+                current = asyncio.ensure_future(write(batch, previous))
+                if previous is not None:
+                    await previous
+                previous = current
+            if previous is not None:
+                await previous
+        except Exception as exc:
+            times.error(AGENT)
+            # Outages are waited out inside deliver; what escapes it is
+            # unexpected. Restarting the agent would read on past the
+            # unacknowledged batch and never commit again: stop instead,
+            # and the batch is consumed again from the last commit.
+            logger.critical("a batch failed and is not acknowledged; stopping: %r", exc)
+            return await app.crash(exc)
         finally:
+            if previous is not None:
+                previous.cancel()  # only still running when the agent is stopped
             await sink.close()
 
     read_in_bulk(app, archive)

@@ -115,6 +115,11 @@ class ChunkBuffer:
     def __len__(self) -> int:
         return self._size
 
+    @property
+    def stopped(self) -> bool:
+        """Whether partitions are stopped for this buffer."""
+        return bool(self._stopped)
+
     def put(self, chunk: Chunk) -> None:
         """Add a chunk (a fetch is never split)."""
         self._chunks.append(chunk)

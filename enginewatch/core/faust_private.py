@@ -295,6 +295,15 @@ class _BulkInputs:
         self.buffers: dict[str, ChunkBuffer] = {}
         self.resumed = asyncio.Event()
 
+    def stopped(self) -> bool:
+        """Whether a partition is stopped for a full buffer."""
+        return any(buffer.stopped for buffer in self.buffers.values())
+
+
+# The longest a fetch waits for records while a partition is stopped for a full
+# buffer (Faust's fetches wait up to a second).
+STOPPED_FETCH_SECONDS = 0.02
+
 
 _BULK_INPUTS = "_enginewatch_bulk_inputs"
 
@@ -331,6 +340,11 @@ def _deliver_fetches_in_bulk() -> None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await inputs.resumed.wait()
+        if inputs is not None and inputs.stopped():
+            # A fetch asks only for the partitions active when it starts, and waits
+            # up to `timeout` for them: one stopped now and going on meanwhile
+            # would wait that long for its next records.
+            timeout = min(timeout, STOPPED_FETCH_SECONDS)
         records, active = await wait_next_records(self, timeout)
         if inputs is not None and records:
             # A dict the conductor is handed next: what is taken out goes to no stream.
@@ -369,6 +383,8 @@ async def _hand_over(
             continue
         buffers[tp.topic].put(Chunk(tp.topic, tp.partition, generation, fetched))
         read_offsets[tp] = fetched[-1].offset
+        # Where Faust's monitor, and so the lag enginewatch reports, finds the end.
+        app.monitor.track_tp_end_offset(tp, consumer.highwater(tp))
 
 
 def _read_by_other_agents(app: AppT, topics: set[str]) -> bool:
