@@ -10,11 +10,12 @@ the input already is keyed that way and `derive` reads it directly.
 
 What each agent does with a batch is a pure stage (agents/stages.py). Faust
 costs a fixed amount per event and more again per `Topic.send`, far more than
-the stages themselves, so both agents take their events in batches and hand
-their messages straight to the producer, awaiting delivery once per batch
+the stages themselves, so both agents take their input in bulk, a fetch at a
+time, without an event per message (enginewatch/core/bulk.py), and hand their
+messages straight to the producer, awaiting delivery once per batch
 (docs/benchmarks.md has the figures).
 
-Nothing is acknowledged before it is delivered: a batch's events are
+Nothing is acknowledged before it is delivered: a batch's records are
 acknowledged (and so their offsets may be committed) only after the broker
 acknowledged every archive message and dead letter the batch gave, and the
 engines' new states (agents/state.py) are written to the table only after
@@ -60,8 +61,9 @@ STAGE = "agents"
 # The agents' names, which are also their stages' in the self-metrics.
 ROUTE, DERIVE = "route-by-engine", "derive"
 
-# A batch is what arrived within BATCH_SECONDS, at most BATCH_EVENTS events: a
-# full batch under load, a short wait when the stream is quiet.
+# A batch is what arrived within BATCH_SECONDS of its first record, at most
+# BATCH_EVENTS records: under load each fetch brings plenty; the short wait lets
+# `derive` gather the by-engine messages of several fetches into one batch.
 BATCH_EVENTS = 1000
 BATCH_SECONDS = 0.01
 # How often one table partition is swept, at most, for states not written for the TTL.

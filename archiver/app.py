@@ -11,7 +11,6 @@ and it is consumed again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -19,7 +18,8 @@ from collections.abc import Callable
 import faust
 
 from archiver.batch import Record, Reject
-from archiver.delivery import Delivery
+from archiver.delivery import BatchReport, Delivery
+from archiver.overlap import write_overlapped
 from archiver.sink import Sink
 from enginewatch.core.bulk import Batch, FetchedRecord
 from enginewatch.core.deadletters import dead_letter
@@ -64,25 +64,19 @@ def create_archiver_app(
         sink = sink_factory()
         delivery = Delivery(sink, send_dead_letter, settings.batch.points, stats=stats)
 
-        async def write(batch: Batch, before: asyncio.Future[None] | None) -> None:
+        async def write(batch: Batch) -> tuple[float, BatchReport]:
             started = time.monotonic()
-            report = await delivery.deliver([_record(record) for record in batch])
-            if before is not None:
-                await before  # batches are acknowledged in the order taken
+            return started, await delivery.deliver([_record(record) for record in batch])
+
+        async def done(batch: Batch, written: tuple[float, BatchReport]) -> None:
+            started, report = written
             await acknowledge_batch(stream, batch)
             times.record(AGENT, len(batch), time.monotonic() - started, report.dead_letter_reasons)
 
-        # While one batch's last request is written, the next one is encoded: at
-        # most two batches in flight.
-        previous: asyncio.Future[None] | None = None
+        batches = take_bulk_batches(stream, BATCH_MESSAGES, settings.batch.seconds)
         try:
-            async for batch in take_bulk_batches(stream, BATCH_MESSAGES, settings.batch.seconds):
-                current = asyncio.ensure_future(write(batch, previous))
-                if previous is not None:
-                    await previous
-                previous = current
-            if previous is not None:
-                await previous
+            # While one batch's last request is written, the next is taken and encoded.
+            await write_overlapped(batches, write, done)
         except Exception as exc:
             times.error(AGENT)
             # Outages are waited out inside deliver; what escapes it is
@@ -92,8 +86,6 @@ def create_archiver_app(
             logger.critical("a batch failed and is not acknowledged; stopping: %r", exc)
             return await app.crash(exc)
         finally:
-            if previous is not None:
-                previous.cancel()  # only still running when the agent is stopped
             await sink.close()
 
     read_in_bulk(app, archive)

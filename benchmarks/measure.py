@@ -53,6 +53,10 @@ def start_and_settle(
     return workers
 
 
+# How finely a record's CreateTime is known, in seconds.
+CREATE_TIME_RESOLUTION = 0.001
+
+
 def feed_and_measure(
     workers: Sequence[Process],
     topic: str,
@@ -67,7 +71,8 @@ def feed_and_measure(
         produced = time.time()
         # Nothing can have been done before the input existed.
         samples = [Sample(feeding, 0), *collect()]
-    window = steady_window(samples, total, not_before=produced)
+    # The samples are the output records' CreateTime, in milliseconds.
+    window = steady_window(samples, total, not_before=produced, resolution=CREATE_TIME_RESOLUTION)
     # CPU over the whole run, from the first input to the last output: the
     # stages of a pipeline do not all work inside the rate's window.
     finished = samples[-1].time

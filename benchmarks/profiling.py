@@ -11,12 +11,14 @@ code is anywhere on the stack.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmarks import kafkaio
 from benchmarks.measure import start_and_settle
@@ -30,6 +32,10 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # uvloop's C loop runs inside mode's worker, so its own time shows there.
     ("event loop (uvloop, C)", ("execute_from_commandline",)),
     ("agents: wiring (agents/app.py)", ("/agents/app.py",)),
+    (
+        "enginewatch: bulk input (faust_private, bulk)",
+        ("/enginewatch/core/faust_private.py", "/enginewatch/core/bulk.py"),
+    ),
     ("agents: parse, derive, resolve", ("/agents/",)),
     ("enginewatch: archive format", ("/enginewatch/",)),
     ("faust", ("/faust/",)),
@@ -41,6 +47,16 @@ OTHER = "other (standard library, weakref, logging, ...)"
 # The pure pipeline: everything of ours but the Faust wiring, under which all
 # of Faust's stream machinery runs too.
 OURS = ("/agents/stages.py", "/agents/pipeline.py", "/enginewatch/core/points.py")
+
+
+# The profile of the agents before their input came in bulk, kept for the report.
+BEFORE = Path(__file__).with_name("profile_before.json")
+
+
+def profile_before() -> dict[str, Any]:
+    """The committed profile from before the bulk input (benchmarks/profile_before.json)."""
+    before: dict[str, Any] = json.loads(BEFORE.read_text())
+    return before
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,16 @@ def steady_window(
     not_before: float | None = None,
     low: float = LOW,
     high: float = HIGH,
+    resolution: float = 0.0,
 ) -> Window:
     """From `low` to `high` of `total`, interpolated between samples.
 
     With `not_before`, the window starts no earlier than that time (when the
     benchmark stopped producing the input and left the cores to the workers),
-    unless the work was done by then (a tiny smoke run).
+    unless the work was done by then (a tiny smoke run). `resolution`: how
+    finely the samples' times are known (a record's CreateTime: 1 ms); a
+    window within one tick of it counts as one tick long, so the rate is a
+    lower bound (a tiny smoke run's output can all carry one CreateTime).
     """
     if total <= 0:
         raise ValueError("nothing to measure")
@@ -53,6 +57,8 @@ def steady_window(
     done_at_start = low * total
     if not_before is not None and start < not_before < end:
         start, done_at_start = not_before, count_at(samples, not_before)
+    if end <= start < end + resolution:
+        end = start + resolution
     if end <= start:
         raise ValueError("the run is too short to measure: no time in its steady part")
     return Window(start, end, high * total - done_at_start)

@@ -157,6 +157,7 @@ def run(scale: Scale, workdir: Path) -> dict[str, Any]:
         "correctness": table,
         "figures": {key: _summary(key, [r[key] for r in runs]) for key in METRICS},
         "profile": asdict(profile),
+        "profile_before": profiling.profile_before(),
         "memory": {
             "peak_rss_mib": {
                 label: round(max(values) / 2**20, 1)

@@ -108,7 +108,8 @@ class ChunkBuffer:
         self.capacity = capacity
         self._stop, self._go_on = stop, go_on
         self._stopped: set[tuple[str, int]] = set()
-        self._chunks: deque[Chunk] = deque()
+        # Each chunk with when it arrived (monotonic).
+        self._chunks: deque[tuple[float, Chunk]] = deque()
         self._size = 0
         self._arrived = asyncio.Event()
 
@@ -122,7 +123,7 @@ class ChunkBuffer:
 
     def put(self, chunk: Chunk) -> None:
         """Add a chunk (a fetch is never split)."""
-        self._chunks.append(chunk)
+        self._chunks.append((time.monotonic(), chunk))
         self._size += len(chunk.records)
         self._arrived.set()
         if self._size >= self.capacity:
@@ -137,42 +138,39 @@ class ChunkBuffer:
         self._release()
 
     async def take(self, max_records: int, within: float, generation: Callable[[], int]) -> Batch:
-        """The next batch: once a record is there, what arrives within `within`
-        seconds of it, at most `max_records` (a chunk is split to keep to that).
-        Chunks of a generation other than `generation()` are dropped."""
-        deadline: float | None = None
+        """The next batch: what arrived within `within` seconds of its first record
+        (which may have arrived before the call), at most `max_records` (a chunk is
+        split to keep to that). Chunks of a generation other than `generation()`
+        are dropped."""
         while True:
             self._drop_stale(generation())
             if self._size >= max_records:
                 break
-            if self._size:
-                now = time.monotonic()
-                if deadline is None:
-                    deadline = now + within
-                if now >= deadline:
+            seconds: float | None = None
+            if self._chunks:
+                seconds = self._chunks[0][0] + within - time.monotonic()
+                if seconds <= 0:
                     break
-                seconds: float | None = deadline - now
-            else:
-                deadline, seconds = None, None
             self._arrived.clear()
             await _wait(self._arrived, seconds)
         return Batch(self._pop(max_records))
 
     def _drop_stale(self, generation: int) -> None:
-        if any(chunk.generation != generation for chunk in self._chunks):
-            kept = [chunk for chunk in self._chunks if chunk.generation == generation]
+        if any(chunk.generation != generation for _, chunk in self._chunks):
+            kept = [(at, chunk) for at, chunk in self._chunks if chunk.generation == generation]
             self._chunks = deque(kept)
-            self._size = sum(len(chunk.records) for chunk in kept)
+            self._size = sum(len(chunk.records) for _, chunk in kept)
             self._release()
 
     def _pop(self, max_records: int) -> list[Chunk]:
         taken: list[Chunk] = []
         wanted = max_records
         while self._chunks and wanted > 0:
-            chunk = self._chunks.popleft()
+            arrived, chunk = self._chunks.popleft()
             if len(chunk.records) > wanted:
                 head, rest = chunk.records[:wanted], chunk.records[wanted:]
-                self._chunks.appendleft(Chunk(chunk.topic, chunk.partition, chunk.generation, rest))
+                rest_chunk = Chunk(chunk.topic, chunk.partition, chunk.generation, rest)
+                self._chunks.appendleft((arrived, rest_chunk))
                 chunk = Chunk(chunk.topic, chunk.partition, chunk.generation, head)
             taken.append(chunk)
             wanted -= len(chunk.records)
