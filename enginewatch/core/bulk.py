@@ -106,6 +106,8 @@ class ChunkBuffer:
         go_on: Callable[[set[tuple[str, int]]], None] = lambda partitions: None,
     ) -> None:
         self.capacity = capacity
+        # Whether an agent takes from it (one may: each record goes to one taker).
+        self.taken = False
         self._stop, self._go_on = stop, go_on
         self._stopped: set[tuple[str, int]] = set()
         # Each chunk with when it arrived (monotonic).

@@ -98,6 +98,8 @@ class Continuity:
     ) -> None:
         """`check` for inputs of one partition taken one after the other, in offset
         order: the same verdict, with one look-up for the run."""
+        if not offsets:
+            return
         first, last = offsets[0], offsets[-1]
         if last - first + 1 != len(offsets):
             # A gap inside the run: the one-by-one check names it.

@@ -177,6 +177,11 @@ async def take_bulk_batches(
     """
     app = stream.app
     buffer = _bulk_buffer_for(app, stream.channel)
+    # Faust hands every agent of a topic every message; a buffer hands each
+    # record to one taker only.
+    if buffer.taken:
+        raise ValueError("a topic read in bulk has one agent taking from it, not several")
+    buffer.taken = True
     consumer = app.consumer
     continuity = Continuity(partial(committed_position, app))
     waiting = _Waiting()
@@ -206,6 +211,7 @@ async def take_bulk_batches(
             yield batch
             waiting.since = time.monotonic()
     finally:
+        buffer.taken = False
         watch.cancel()
 
 
@@ -273,8 +279,10 @@ def read_in_bulk(app: AppT, topic: faust.TopicT) -> None:
     def go_on(partitions: set[tuple[str, int]]) -> None:
         assigned = app.consumer.assignment()
         for tp in (TP(topic_name, partition) for topic_name, partition in partitions):
-            if tp in assigned:  # not one revoked meanwhile
+            if tp in assigned:
                 app.consumer.on_buffer_drop(tp)
+            else:  # revoked meanwhile: no longer stopped, and not to be fetched
+                app.consumer._buffered_partitions.discard(tp)  # type: ignore[attr-defined]
         _bulk_inputs(app).resumed.set()
 
     buffer = ChunkBuffer(app.conf.stream_buffer_maxsize, stop, go_on)
@@ -377,7 +385,7 @@ async def _hand_over(
             fetched = [record for record in fetched if record.offset >= read]
         if not fetched:
             continue
-        if not consumer.flow_active or app.consumer_generation_id != generation:
+        if not consumer.flow_active:
             # A rebalance began: dropped, as Faust drops the rest of a fetch then;
             # the partition is sought back to its commit before the flow resumes.
             continue
