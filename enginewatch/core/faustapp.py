@@ -179,8 +179,8 @@ def use_uvloop() -> None:
     """Run the process's event loops on uvloop, on which Faust's many small
     callbacks take less CPU per event than on asyncio's own loop
     (docs/benchmarks.md). Call before anything makes a loop: Faust and mode keep
-    the first loop a thread makes (building an app makes one), so a policy set
-    later is ignored."""
+    the first loop a thread makes (building an app that reads in bulk makes one,
+    through Faust's flow control), so a policy set later is ignored."""
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
