@@ -356,7 +356,7 @@ def _deliver_fetches_in_bulk() -> None:
         records, active = await wait_next_records(self, timeout)
         if inputs is not None and records:
             # A dict the conductor is handed next: what is taken out goes to no stream.
-            await _hand_over(self, cast(dict[TP, list[Any]], records), active, inputs.buffers)
+            _hand_over(self, cast(dict[TP, list[Any]], records), active, inputs.buffers)
         return records, active
 
     setattr(patched, _PATCHED, True)
@@ -364,7 +364,7 @@ def _deliver_fetches_in_bulk() -> None:
     Consumer._wait_next_records = patched  # type: ignore[method-assign]
 
 
-async def _hand_over(
+def _hand_over(
     consumer: Consumer,
     records: dict[TP, list[Any]],
     active: set[TP] | None,

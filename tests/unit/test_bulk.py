@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import pytest
 
 from enginewatch.core.bulk import LOW_WATER, Batch, Chunk, ChunkBuffer
+from tests.support.records import FakeRecord
 
 TOPIC = "input"
 # Long enough that a take which waited for it would miss the tests' time limits.
@@ -23,22 +23,9 @@ LONG = 5.0
 BRIEF = 0.03
 
 
-@dataclass(frozen=True, slots=True)
-class _Record:
-    """What aiokafka's ConsumerRecord gives the agents (bulk.FetchedRecord)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]] = ()
-
-
 def _chunk(*offsets: int, partition: int = 0, generation: int = 1, topic: str = TOPIC) -> Chunk:
     records = [
-        _Record(topic, partition, offset, 1_700_000_000_000 + offset, b"k", b"v%d" % offset)
+        FakeRecord(topic, partition, offset, 1_700_000_000_000 + offset, b"k", b"v%d" % offset)
         for offset in offsets
     ]
     return Chunk(topic, partition, generation, records)

@@ -18,8 +18,6 @@ import gc
 import inspect
 import typing
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -49,6 +47,7 @@ from enginewatch.core.faust_private import (
     take_unacked_batches,
 )
 from enginewatch.core.faustapp import RAW_BYTES
+from tests.support.records import FakeRecord
 
 PARTITIONS = 4
 OUTSIDE = "Cannot modify table key from outside of stream iteration"
@@ -133,15 +132,22 @@ def _write_per_event(made_current: bool) -> tuple[list[str], dict[Any, Any], lis
                 if len(outcomes) == 2:
                     break
                 await asyncio.sleep(0.01)
-        pending = app.producer.buffer.pending
-        changelog = []
-        while not pending.empty():
-            message = pending.get_nowait().message
-            to_changelog = message.channel.get_topic_name() == table.changelog_topic_name
-            changelog.append((to_changelog, message.partition, message.key))
+        changelog = _sent_changelog(app, table)
         return outcomes, dict(table.data), changelog
 
     return asyncio.run(run())
+
+
+def _sent_changelog(app: faust.App, table: Any) -> list[tuple[bool, int | None, Any]]:
+    """What the producer holds to send: whether each goes to the table's changelog,
+    its partition and its key (taken off the producer's buffer)."""
+    pending = app.producer.buffer.pending
+    sent = []
+    while not pending.empty():
+        message = pending.get_nowait().message
+        to_changelog = message.channel.get_topic_name() == table.changelog_topic_name
+        sent.append((to_changelog, message.partition, message.key))
+    return sent
 
 
 def test_a_table_write_in_a_batch_fails_without_a_current_event() -> None:
@@ -374,21 +380,8 @@ BULK = TP("bulk-input", 0)
 OTHER = TP("other-input", 0)
 
 
-@dataclass(frozen=True, slots=True)
-class _Record:
-    """What aiokafka's ConsumerRecord gives the agents (bulk.FetchedRecord)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]] = ()
-
-
-def _records(tp: TP, *offsets: int) -> list[_Record]:
-    return [_Record(tp.topic, tp.partition, offset, 0, b"k", b"v") for offset in offsets]
+def _records(tp: TP, *offsets: int) -> list[FakeRecord]:
+    return [FakeRecord(tp.topic, tp.partition, offset, 0, b"k", b"v") for offset in offsets]
 
 
 def _bulk_chunk(tp: TP, *offsets: int, generation: int = 0) -> Chunk:
@@ -510,7 +503,7 @@ def _hand_over(app: faust.App, records: dict[TP, list[Any]], active: set[TP] | N
     buffer = ChunkBuffer(100)
 
     async def run() -> list[Chunk]:
-        await faust_private._hand_over(app.consumer, records, active, {BULK.topic: buffer})
+        faust_private._hand_over(app.consumer, records, active, {BULK.topic: buffer})
         if not len(buffer):
             return []
         take = buffer.take(len(buffer), 0, lambda: app.consumer_generation_id)
@@ -782,12 +775,7 @@ def test_a_record_made_current_directs_a_table_write_to_its_partition() -> None:
             assert event is not None, "the stand-in was collected"
             seen.append(event.message.partition)
             table[key] = {"amount": 1.0}
-        pending = app.producer.buffer.pending
-        changelog = []
-        while not pending.empty():
-            message = pending.get_nowait().message
-            to_changelog = message.channel.get_topic_name() == table.changelog_topic_name
-            changelog.append((to_changelog, message.partition, message.key))
+        changelog = _sent_changelog(app, table)
         return seen, changelog
 
     seen, changelog = asyncio.run(run())
