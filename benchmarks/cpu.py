@@ -38,19 +38,25 @@ class CpuSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> CpuSampler:
+        # One sample now and one at the end: a run shorter than the thread takes to
+        # start (a smoke run on a busy machine) is still between two samples.
+        self._sample()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()
 
     def seconds_between(self, start: float, end: float) -> float:
         return count_at(self.samples, end) - count_at(self.samples, start)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            used = [cpu_seconds(pid) for pid in self.pids]
-            if all(u is not None for u in used):
-                self.samples.append(Sample(time.time(), sum(u for u in used if u is not None)))
-            self._stop.wait(self.interval)
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def _sample(self) -> None:
+        used = [cpu_seconds(pid) for pid in self.pids]
+        if all(u is not None for u in used):
+            self.samples.append(Sample(time.time(), sum(u for u in used if u is not None)))
