@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
+from agents.state import CARRIED_TABLE
 from enginewatch.core.deadletters import original_value
 from enginewatch.core.points import decode_archive
 from enginewatch.harness import kafka
@@ -153,13 +154,23 @@ def test_recording_through_the_agents(
     # The model an engine's output report named, kept in the agents' table, as
     # `enginewatch resolve --reported` reads it back from the changelog.
     expected_reported = {"reporter": {"model": "churn v3", "source": "output-report"}}
-    assert wait_until(lambda: _reported(env) == expected_reported, timeout=30), _reported(env)
+    assert wait_until(lambda: _reported(env) == expected_reported, timeout=30), _changelog(env)
 
 
 def _reported(env: dict[str, str]) -> dict[str, Any]:
     """What `enginewatch resolve --reported` lists as reported by the engines (the
     engines a configured source names are not among them)."""
     return {k: v for k, v in _resolved(env).items() if v["source"] == "output-report"}
+
+
+def _changelog(env: dict[str, str]) -> list[tuple[str, object]]:
+    """Every record of the agents' table changelog, as (partition, key, model):
+    what a failure of `_reported` needs to tell a lost write from a wrong one."""
+    topic = f"{env['ENGINEWATCH_APP_ID']}-agents-{CARRIED_TABLE}-changelog"
+    return [
+        (f"{r.partition}:{r.offset} {r.key!r}", r.value and orjson.loads(r.value).get("model"))
+        for r in kafka.read_all(topic)
+    ]
 
 
 def _resolved(env: dict[str, str]) -> dict[str, Any]:
