@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ from tests.support.influxd import PrivateInfluxd
 from tests.support.services import ensure_services
 
 IGNORED_TOPIC = "Ignoring missing topic"  # what Faust's partition assignor logs
+# A worker's log line at WARNING or above, as Faust's log format writes its level.
+_ALARM = re.compile(r"\] \[(WARNING|ERROR|CRITICAL)\] ")
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +69,14 @@ def workers(tmp_path: Path) -> Iterator[Callable[..., Process]]:
     yield start
     for worker in started:
         worker.stop()
-        print(f"--- {worker.log_path.name} ---\n{worker.log()[-6000:]}")
+        log = worker.log()
+        print(f"--- {worker.log_path.name} ---\n{log[-6000:]}")
+        # What went wrong often shows early, in a log whose tail is its shutdown.
+        alarms = [line for line in log.splitlines() if _ALARM.search(line)]
+        if alarms:
+            print(
+                f"--- {worker.log_path.name}: warnings and errors ---\n" + "\n".join(alarms[-60:])
+            )
     # A worker that subscribed before a topic's metadata was visible ignores the
     # topic for good: whatever the test checked, that must never happen.
     ignoring = [w.log_path.name for w in started if IGNORED_TOPIC in w.log()]
