@@ -164,7 +164,7 @@ def _reported(env: dict[str, str]) -> dict[str, Any]:
 
 
 def _changelog(env: dict[str, str]) -> list[tuple[str, object]]:
-    """Every record of the agents' table changelog, as (partition, key, model):
+    """Every record of the agents' table changelog, as ("partition:offset key", model):
     what a failure of `_reported` needs to tell a lost write from a wrong one."""
     topic = f"{env['ENGINEWATCH_APP_ID']}-agents-{CARRIED_TABLE}-changelog"
     return [
