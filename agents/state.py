@@ -43,6 +43,13 @@ def _partition(origin: Origin) -> str:
 CARRIED_TABLE = "carried-amounts"
 
 
+def carried_changelog(app_id: str) -> str:
+    """The changelog topic of the carried-amounts table for ENGINEWATCH_APP_ID
+    `app_id`: Faust names it `{app}-{table}-changelog`, and the agents' app is
+    `{app_id}-agents`."""
+    return f"{app_id}-agents-{CARRIED_TABLE}-changelog"
+
+
 @dataclass(frozen=True, slots=True)
 class CarryState:
     carried: Mapping[str, float] = field(default_factory=dict)

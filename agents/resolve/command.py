@@ -14,7 +14,7 @@ import orjson
 from aiokafka.errors import KafkaError
 
 from agents.resolve.resolver import Entry, resolver_from_config
-from agents.state import CARRIED_TABLE, CarryState
+from agents.state import CarryState, carried_changelog
 from enginewatch.core.kafka import ToolError, bootstrap_servers, describe, read_topic
 from enginewatch.core.kafkasecurity import KafkaSecurity
 from enginewatch.core.settings import KafkaConfig, load_settings
@@ -69,7 +69,7 @@ def reported_models(kafka: KafkaConfig) -> dict[str, str]:
     """Engine -> the model its output reports named, as the agents keep it: the
     latest value of each key of their table's changelog (compacted)."""
     bootstrap = bootstrap_servers(kafka.broker)
-    topic = f"{kafka.app_id}-agents-{CARRIED_TABLE}-changelog"
+    topic = carried_changelog(kafka.app_id)
     latest: dict[str, object] = {}
     security = KafkaSecurity.from_config(kafka)
     for key, value in asyncio.run(read_topic(bootstrap, topic, READ_WITHIN, security=security)):

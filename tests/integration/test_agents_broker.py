@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agents.state import CARRIED_TABLE
+from agents.state import carried_changelog
 from enginewatch.core.deadletters import original_value
 from enginewatch.core.points import decode_archive
 from enginewatch.harness import kafka
@@ -166,10 +166,9 @@ def _reported(env: dict[str, str]) -> dict[str, Any]:
 def _changelog(env: dict[str, str]) -> list[tuple[str, object]]:
     """Every record of the agents' table changelog, as ("partition:offset key", model):
     what a failure of `_reported` needs to tell a lost write from a wrong one."""
-    topic = f"{env['ENGINEWATCH_APP_ID']}-agents-{CARRIED_TABLE}-changelog"
     return [
         (f"{r.partition}:{r.offset} {r.key!r}", r.value and orjson.loads(r.value).get("model"))
-        for r in kafka.read_all(topic)
+        for r in kafka.read_all(carried_changelog(env["ENGINEWATCH_APP_ID"]))
     ]
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import orjson
 
-from agents.state import CARRIED_TABLE
+from agents.state import carried_changelog
 from enginewatch.harness import kafka
 from enginewatch.harness.processes import Process
 from tests.support.services import base_env
@@ -62,7 +62,7 @@ def test_an_engine_silent_for_the_ttl_loses_its_state_with_a_tombstone(
     )
     agents = workers(["agents", "-l", "info"], env, name="agents")
     agents.wait_for_log("Ready", timeout=90)
-    changelog = f"{app_id}-agents-{CARRIED_TABLE}-changelog"
+    changelog = carried_changelog(app_id)
 
     kafka.produce(notify, [_report(SILENT, 0), _report(SPEAKING, 0)], keys=[b"s", b"p"])
     assert wait_until(
